@@ -1,0 +1,98 @@
+//! The settlement path's view of a person's insurance: the enrollment
+//! module's benefit status (waiting periods, grace, arrears, death) and the
+//! personal account, in the shape settlement needs.
+
+use yibao_domain::codes::{AssistanceCategory, Insutype, PsnInsuStas, PsnType};
+use yibao_domain::division::DivisionCode;
+use yibao_domain::{Date, Money};
+use yibao_store::Tx;
+
+use crate::error::{AppError, AppResult};
+
+/// What the settlement path needs to know about a person's insurance on a day.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Coverage {
+    pub covered: bool,
+    /// Why not covered (Chinese), empty when covered.
+    pub reason: String,
+    pub insutype: Insutype,
+    pub psn_type: PsnType,
+    pub insu_admdvs: DivisionCode,
+    pub cvlserv_flag: bool,
+    pub assistance_category: Option<AssistanceCategory>,
+    pub has_account: bool,
+    pub psn_insu_stas: PsnInsuStas,
+    pub insured_since: Date,
+}
+
+fn view(c: yibao_domain::enrollment::Coverage, psn_no: &str) -> AppResult<Coverage> {
+    let (Some(insutype), Some(psn_type), Some(insu_admdvs)) = (c.insutype, c.psn_type, c.insu_admdvs) else {
+        return Err(AppError::invalid("psn_no", format!("人员编号“{psn_no}”没有基本医疗保险参保记录：{}", c.reason)));
+    };
+    Ok(Coverage {
+        covered: c.covered,
+        reason: if c.covered { String::new() } else { c.reason },
+        insutype,
+        psn_type,
+        insu_admdvs,
+        cvlserv_flag: c.cvlserv_flag,
+        assistance_category: c.assistance_category,
+        has_account: c.has_account,
+        psn_insu_stas: c.psn_insu_stas,
+        insured_since: c.benefit_start.unwrap_or(c.date),
+    })
+}
+
+/// The person's coverage on `date`, which must be under `insutype` (the
+/// insurance the HIS names).
+pub fn coverage(tx: &mut dyn Tx, psn_no: &str, insutype: Insutype, date: Date) -> AppResult<Coverage> {
+    let c = view(crate::enrollment::coverage(tx, psn_no, date)?, psn_no)?;
+    if c.insutype != insutype {
+        return Err(AppError::invalid(
+            "insutype",
+            format!("该人员在 {date} 参加的是{}（{}），不是{}", c.insutype.name(), c.insutype.code(), insutype.code()),
+        ));
+    }
+    Ok(c)
+}
+
+/// The person's insurance on `date` for 1101's `insuinfo[]` (none when
+/// never enrolled).
+pub fn coverages(tx: &mut dyn Tx, psn_no: &str, date: Date) -> AppResult<Vec<Coverage>> {
+    let c = crate::enrollment::coverage(tx, psn_no, date)?;
+    if c.insutype.is_none() {
+        return Ok(Vec::new());
+    }
+    Ok(vec![view(c, psn_no)?])
+}
+
+/// The personal-account balance (zero without an account: residents have none).
+pub fn balance(tx: &mut dyn Tx, psn_no: &str) -> AppResult<Money> {
+    match crate::account::balance(tx, psn_no) {
+        Err(AppError::NotFound { .. }) => Ok(Money::ZERO),
+        other => other,
+    }
+}
+
+/// Debits the person's account for a settlement; returns the balance after.
+pub fn debit_for_settlement(
+    tx: &mut dyn Tx,
+    owner_psn_no: &str,
+    user_psn_no: &str,
+    amount: Money,
+    setl_id: &str,
+    date: Date,
+    now_ms: i64,
+) -> AppResult<Money> {
+    crate::account::debit_for_settlement(tx, owner_psn_no, user_psn_no, amount, setl_id, date, now_ms)
+}
+
+/// Restores a settlement's account debit; returns the balance after.
+pub fn reverse_settlement_debit(
+    tx: &mut dyn Tx,
+    setl_id: &str,
+    reversal_setl_id: &str,
+    now_ms: i64,
+) -> AppResult<Money> {
+    crate::account::reverse_settlement_debit(tx, setl_id, reversal_setl_id, now_ms)
+}

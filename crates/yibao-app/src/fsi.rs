@@ -1,0 +1,266 @@
+//! The national interface's message discipline (定点医药机构接口):
+//! sign-in sessions, idempotency by `msgid`, and what each message did, so
+//! that 2601 (冲正) can undo it.
+//!
+//! Every state-changing message runs as one DB job through [`execute`]:
+//! 1. a message with this `msgid` already processed: the same body gets the
+//!    original answer without acting again; a different body is refused;
+//! 2. a message already reversed before it arrived (2601 came first) is refused;
+//! 3. the sign-in (`sign_no`) must be live and belong to this institution and
+//!    operator;
+//! 4. the transaction runs; its output and its effect are logged with the
+//!    msgid in the same transaction.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use yibao_domain::institution::Institution;
+use yibao_domain::{DateTime, FieldError};
+use yibao_store::Tx;
+use yibao_store::fsi::{self as repo, Message, SignIn};
+
+use crate::error::{AppError, AppResult};
+
+/// How long a sign-in lasts without a sign-out (a working day and a night shift).
+pub const SIGNIN_TTL_MS: i64 = 24 * 3600 * 1000;
+
+/// The envelope facts every transaction needs.
+#[derive(Clone, Debug)]
+pub struct FsiCtx {
+    pub infno: String,
+    pub msgid: String,
+    pub institution: Institution,
+    pub opter: String,
+    pub opter_name: String,
+    pub sign_no: String,
+    /// 就医地 from the envelope.
+    pub mdtrtarea_admvs: String,
+    /// 参保地 from the envelope (may be empty).
+    pub insuplc_admdvs: String,
+    /// The receiving node's region, used in `inf_refmsgid`.
+    pub node_admdvs: String,
+    pub now: DateTime,
+    pub now_ms: i64,
+    /// SHA-256 of the message's business input, for idempotency.
+    pub body_sha256: String,
+    /// Keys to verify 医保电子凭证 tokens.
+    pub evoucher: std::sync::Arc<crate::evoucher::Keys>,
+}
+
+impl FsiCtx {
+    pub fn fixmedins_code(&self) -> &str {
+        self.institution.code.as_str()
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// What a message did, for 2601 to undo.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Effect {
+    /// Nothing to undo.
+    None,
+    /// 2201 / 2401: a visit was opened.
+    VisitOpened { mdtrt_id: String },
+    /// 2204 / 2301: lines were added.
+    LinesUploaded { mdtrt_id: String, serials: Vec<String> },
+    /// 2205 / 2302: lines were cancelled.
+    LinesCancelled { mdtrt_id: String, serials: Vec<String> },
+    /// 2207 / 2304 / 2102: a settlement was made.
+    Settled { mdtrt_id: String, setl_id: String },
+    /// 2402: discharged.
+    Discharged { mdtrt_id: String },
+}
+
+/// The answer to a message: its output and the receiver's message id.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub output: Value,
+    pub inf_refmsgid: String,
+    /// True when this is the stored answer to a repeated message.
+    pub replayed: bool,
+}
+
+/// The receiver's message id: 6-digit region + yyyyMMddHHmmss + 10-digit sequence.
+pub fn new_refmsgid(node_admdvs: &str, now: DateTime) -> String {
+    let seq = (yibao_store::ids::next_id() as u64) % 10_000_000_000;
+    format!("{:0>6}{}{seq:010}", &node_admdvs[..node_admdvs.len().min(6)], now.compact())
+}
+
+/// Checks the sign-in of a business message.
+pub fn check_signin(tx: &mut dyn Tx, ctx: &FsiCtx) -> AppResult<SignIn> {
+    if ctx.sign_no.trim().is_empty() {
+        return Err(AppError::invalid("sign_no", "签到编号不能为空，请先签到（9001）"));
+    }
+    let s =
+        repo::signin(tx, &ctx.sign_no)?.ok_or_else(|| AppError::invalid("sign_no", "签到编号不存在，请重新签到"))?;
+    if s.fixmedins_code != ctx.fixmedins_code() {
+        return Err(AppError::invalid("sign_no", "签到编号不属于本机构"));
+    }
+    if s.opter != ctx.opter {
+        return Err(AppError::invalid(
+            "sign_no",
+            format!("签到编号属于操作员 {}，与本次操作员 {} 不符", s.opter, ctx.opter),
+        ));
+    }
+    if s.signed_out_at_ms.is_some() {
+        return Err(AppError::invalid("sign_no", "已签退，请重新签到"));
+    }
+    if s.expires_at_ms <= ctx.now_ms {
+        return Err(AppError::invalid("sign_no", "签到已过期，请重新签到"));
+    }
+    Ok(s)
+}
+
+/// The outcome of a transaction's business step.
+pub struct Outcome {
+    pub output: Value,
+    pub effect: Effect,
+}
+
+/// Looks up a logged message and decides: answer from the log, refuse, or go on.
+fn check_message_log(tx: &mut dyn Tx, ctx: &FsiCtx) -> AppResult<Option<Answer>> {
+    let Some(m) = repo::message(tx, ctx.fixmedins_code(), &ctx.msgid)? else {
+        return Ok(None);
+    };
+    if m.infno != ctx.infno {
+        return Err(AppError::invalid("msgid", format!("报文ID {} 已用于交易 {}", ctx.msgid, m.infno)));
+    }
+    if let (None, Some(reversed_by)) = (&m.output, &m.reversed_by) {
+        return Err(AppError::invalid("msgid", format!("报文 {} 已被冲正（{}），不再受理", ctx.msgid, reversed_by)));
+    }
+    if m.body_sha256 != ctx.body_sha256 {
+        return Err(AppError::invalid("msgid", format!("报文ID {} 已使用，且本次报文内容与原报文不同", ctx.msgid)));
+    }
+    let output = serde_json::from_str(m.output.as_deref().unwrap_or("null"))
+        .map_err(|e| AppError::Internal(format!("logged output: {e}")))?;
+    Ok(Some(Answer { output, inf_refmsgid: m.inf_refmsgid, replayed: true }))
+}
+
+/// Runs a state-changing transaction inside a write job with the message
+/// discipline above. `business` must be the whole business step.
+pub fn execute(
+    tx: &mut dyn Tx,
+    ctx: &FsiCtx,
+    needs_signin: bool,
+    business: impl FnOnce(&mut dyn Tx) -> AppResult<Outcome>,
+) -> AppResult<Answer> {
+    if let Some(answer) = check_message_log(tx, ctx)? {
+        return Ok(answer);
+    }
+    if needs_signin {
+        check_signin(tx, ctx)?;
+    }
+    let outcome = business(tx)?;
+    let inf_refmsgid = new_refmsgid(&ctx.node_admdvs, ctx.now);
+    let logged = repo::insert_message(
+        tx,
+        &Message {
+            fixmedins_code: ctx.fixmedins_code().to_owned(),
+            msgid: ctx.msgid.clone(),
+            infno: ctx.infno.clone(),
+            body_sha256: ctx.body_sha256.clone(),
+            inf_refmsgid: inf_refmsgid.clone(),
+            output: Some(outcome.output.to_string()),
+            effect: Some(serde_json::to_string(&outcome.effect).expect("effect serializes")),
+            reversed_by: None,
+        },
+        ctx.now_ms,
+    )?;
+    if !logged {
+        // A concurrent message with the same msgid won the race: this job's
+        // work must not commit; the retry will answer from the log.
+        return Err(AppError::Retryable("同一报文ID的请求正在处理".into()));
+    }
+    Ok(Answer { output: outcome.output, inf_refmsgid, replayed: false })
+}
+
+/// 9001 签到: opens a sign-in for an operator of the institution.
+pub fn sign_in(tx: &mut dyn Tx, ctx: &FsiCtx, opter_no: &str, mac: &str, ip: &str) -> AppResult<Value> {
+    if opter_no.trim().is_empty() || opter_no.len() > 30 {
+        return Err(AppError::invalid("signIn.opter_no", "操作员编号不能为空且不超过30个字符"));
+    }
+    if opter_no != ctx.opter {
+        return Err(AppError::invalid(
+            "signIn.opter_no",
+            format!("操作员编号 {opter_no} 与报文的 opter {} 不符", ctx.opter),
+        ));
+    }
+    let sign_no = format!("{}", yibao_store::ids::next_id());
+    repo::insert_signin(
+        tx,
+        &SignIn {
+            sign_no: sign_no.clone(),
+            fixmedins_code: ctx.fixmedins_code().to_owned(),
+            opter: ctx.opter.clone(),
+            opter_name: ctx.opter_name.clone(),
+            mac: mac.chars().take(40).collect(),
+            ip: ip.chars().take(40).collect(),
+            sign_time: ctx.now.to_string(),
+            expires_at_ms: ctx.now_ms + SIGNIN_TTL_MS,
+            signed_out_at_ms: None,
+        },
+        ctx.now_ms,
+    )?;
+    Ok(serde_json::json!({"signinoutb": {"sign_time": ctx.now.to_string(), "sign_no": sign_no}}))
+}
+
+/// 9002 签退.
+pub fn sign_out(tx: &mut dyn Tx, ctx: &FsiCtx, sign_no: &str) -> AppResult<Value> {
+    let s = repo::signin(tx, sign_no)?.ok_or_else(|| AppError::invalid("signOut.sign_no", "签到编号不存在"))?;
+    if s.fixmedins_code != ctx.fixmedins_code() {
+        return Err(AppError::invalid("signOut.sign_no", "签到编号不属于本机构"));
+    }
+    if repo::sign_out(tx, sign_no, ctx.now_ms)? == 0 {
+        return Err(AppError::invalid("signOut.sign_no", "该签到已签退"));
+    }
+    Ok(serde_json::json!({"signoutoutb": {"sign_time": ctx.now.to_string()}}))
+}
+
+/// Reads the effect a logged message had (for 2601).
+pub fn logged_effect(tx: &mut dyn Tx, fixmedins_code: &str, msgid: &str) -> AppResult<Option<(Message, Effect)>> {
+    let Some(m) = repo::message(tx, fixmedins_code, msgid)? else { return Ok(None) };
+    let effect = match &m.effect {
+        Some(e) => serde_json::from_str(e).map_err(|e| AppError::Internal(format!("logged effect: {e}")))?,
+        None => Effect::None,
+    };
+    Ok(Some((m, effect)))
+}
+
+/// Records that `omsgid` was reversed by `ctx.msgid` before it ever arrived, so
+/// that its late arrival is refused.
+pub fn tombstone(tx: &mut dyn Tx, ctx: &FsiCtx, omsgid: &str, oinfno: &str) -> AppResult<()> {
+    repo::insert_message(
+        tx,
+        &Message {
+            fixmedins_code: ctx.fixmedins_code().to_owned(),
+            msgid: omsgid.to_owned(),
+            infno: oinfno.to_owned(),
+            body_sha256: String::new(),
+            inf_refmsgid: String::new(),
+            output: None,
+            effect: None,
+            reversed_by: Some(ctx.msgid.clone()),
+        },
+        ctx.now_ms,
+    )?;
+    Ok(())
+}
+
+/// Validates an identifier field of a message (ids, serials, numbers).
+pub fn parse_id(field: &str, value: &str, max_len: usize) -> Result<String, FieldError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(FieldError::new(field, "不能为空"));
+    }
+    if v.chars().count() > max_len {
+        return Err(FieldError::new(field, format!("不能超过{max_len}个字符")));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(FieldError::new(field, "含有控制字符"));
+    }
+    Ok(v.to_owned())
+}

@@ -1,0 +1,244 @@
+//! The national interface for designated institutions (定点医药机构接口):
+//! `POST /fsi/api/rsfComIfsService/callService[/{infno}]`.
+//!
+//! One endpoint, the transaction chosen by `infno` in the envelope. HTTP 200
+//! always; success and failure are `infcode` 0 and -1. Each transaction
+//! parses its `input` node into the application's typed input (naming the
+//! offending field on error) and runs one use case; state-changing ones run
+//! under the message discipline of `yibao_app::fsi` (idempotency by msgid,
+//! sign-in, effects for 冲正).
+
+pub mod envelope;
+mod transactions;
+mod transactions_query;
+
+pub use transactions::{Message, SUPPORTED};
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use yibao_app::AppError;
+use yibao_domain::FieldError;
+
+use crate::AppState;
+use envelope::{Request, base_infno, infver_ok, stamp};
+
+/// What a transaction answers: JSON output, or a file (9102).
+pub enum Reply {
+    Output { output: Value, inf_refmsgid: String },
+    File { filename: String, bytes: Vec<u8> },
+}
+
+/// Parses `input.<node>` (or the whole input for an empty node) into `T`,
+/// from text so that decimals stay exact, naming the field on error.
+pub fn node<T: DeserializeOwned>(input: &Value, node: &str) -> Result<T, AppError> {
+    let part = if node.is_empty() { input } else { input.get(node).unwrap_or(&Value::Null) };
+    let prefix = if node.is_empty() { "input".to_owned() } else { format!("input.{node}") };
+    if part.is_null() {
+        return Err(AppError::invalid(prefix, "不能为空"));
+    }
+    let text = part.to_string();
+    let mut de = serde_json::Deserializer::from_str(&text);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.inner().to_string();
+        let mut field = if path == "." {
+            prefix.clone()
+        } else if path.starts_with('[') {
+            format!("{prefix}{path}")
+        } else {
+            format!("{prefix}.{path}")
+        };
+        if let Some(name) = inner.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+            field = format!("{field}.{name}");
+            return AppError::Invalid(vec![FieldError::new(field, "不能为空")]);
+        }
+        let reason = inner.split(" at line ").next().unwrap_or(&inner).to_owned();
+        AppError::Invalid(vec![FieldError::new(field, reason)])
+    })
+}
+
+/// The Chinese error message of a failed transaction: the field and the reason.
+pub fn err_msg(e: &AppError) -> String {
+    let msg = match e {
+        AppError::Invalid(fields) => fields
+            .iter()
+            .take(3)
+            .map(|f| if f.field.is_empty() { f.reason.clone() } else { format!("{}：{}", f.field, f.reason) })
+            .collect::<Vec<_>>()
+            .join("；"),
+        AppError::Internal(detail) => {
+            tracing::error!(detail, "internal error on the national interface");
+            format!("系统内部错误，请联系医保经办机构（请求编号 {}）", crate::error::current_request_id())
+        }
+        other => other.to_string(),
+    };
+    // err_msg is str(200) in the spec: cut on a character boundary.
+    msg.chars().take(200).collect()
+}
+
+fn failure(received_ms: i64, node_admdvs: &str, e: &AppError) -> Response {
+    let response = envelope::Response {
+        infcode: -1,
+        inf_refmsgid: yibao_app::fsi::new_refmsgid(node_admdvs, yibao_domain::DateTime::from_unix_ms(received_ms)),
+        refmsg_time: stamp(received_ms),
+        respond_time: stamp(yibao_store::now_ms()),
+        err_msg: Some(err_msg(e)),
+        warn_msg: None,
+        cainfo: String::new(),
+        signtype: String::new(),
+        enctype: String::new(),
+        output: Value::Null,
+    };
+    (StatusCode::OK, axum::Json(response)).into_response()
+}
+
+fn success(received_ms: i64, output: Value, inf_refmsgid: String) -> Response {
+    let response = envelope::Response {
+        infcode: 0,
+        inf_refmsgid,
+        refmsg_time: stamp(received_ms),
+        respond_time: stamp(yibao_store::now_ms()),
+        err_msg: None,
+        warn_msg: None,
+        cainfo: String::new(),
+        signtype: String::new(),
+        enctype: String::new(),
+        output,
+    };
+    (StatusCode::OK, axum::Json(response)).into_response()
+}
+
+/// The region named in receiver message ids when the request names none.
+const NODE_ADMDVS_DEFAULT: &str = "000000";
+
+/// `POST /fsi/api/rsfComIfsService/callService`
+pub async fn call_service(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    handle(state, None, peer, headers, body).await
+}
+
+/// `POST /fsi/api/rsfComIfsService/callService/{infno}`
+pub async fn call_service_with_infno(
+    State(state): State<AppState>,
+    Path(infno): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    handle(state, Some(infno), peer, headers, body).await
+}
+
+async fn handle(
+    state: AppState,
+    path_infno: Option<String>,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let received_ms = yibao_store::now_ms();
+    let result = async {
+        let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if !(mime.is_empty() || mime == "application/json" || mime == "text/plain") {
+            return Err(AppError::invalid("Content-Type", format!("应为 application/json 或 text/plain，收到 {mime}")));
+        }
+        let (envelope, infno, message) = parse_request(&body, path_infno.as_deref())?;
+        tracing::debug!(infno, msgid = %envelope.msgid, peer = %peer.ip(), "national interface message");
+        transactions::execute(&state, &infno, envelope, message, received_ms).await
+    }
+    .await;
+    match result {
+        Ok(Reply::Output { output, inf_refmsgid }) => success(received_ms, output, inf_refmsgid),
+        Ok(Reply::File { filename, bytes }) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => {
+            // The receiver's id names the region of the request when it can be read.
+            let node = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| v.get("mdtrtarea_admvs").and_then(Value::as_str).map(str::to_owned))
+                .filter(|r| yibao_domain::DivisionCode::parse(r).is_ok())
+                .unwrap_or_else(|| NODE_ADMDVS_DEFAULT.to_owned());
+            failure(received_ms, &node, &e)
+        }
+    }
+}
+
+/// Parses a whole request: the envelope and the transaction's input. Pure
+/// (no database): what a message means is decided here, what it does later.
+/// Every malformed request is an error naming the field; no input panics.
+pub fn parse_request(body: &[u8], path_infno: Option<&str>) -> Result<(Request, String, Message), AppError> {
+    let envelope = parse_envelope(body)?;
+    let infno = base_infno(&envelope.infno);
+    if let Some(p) = path_infno
+        && base_infno(p) != infno
+    {
+        return Err(AppError::invalid("infno", format!("报文中的交易编号 {} 与地址中的 {p} 不符", envelope.infno)));
+    }
+    if !infver_ok(&envelope.infver) {
+        return Err(AppError::invalid("infver", format!("接口版本号“{}”无效，应为 V1.0", envelope.infver)));
+    }
+    let input = if envelope.input.is_null() { serde_json::json!({}) } else { envelope.input.clone() };
+    let message = transactions::parse(&infno, &input)?;
+    Ok((envelope, infno, message))
+}
+
+/// Parses the envelope; a missing or malformed required field is named.
+fn parse_envelope(body: &[u8]) -> Result<Request, AppError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(AppError::invalid("", "报文不能为空"));
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let req: Request = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let inner = e.inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return AppError::invalid("", format!("报文不是有效的JSON：第{}行第{}列", inner.line(), inner.column()));
+        }
+        let message = inner.to_string();
+        if let Some(name) = message.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+            return AppError::invalid(name, "不能为空");
+        }
+        let path = e.path().to_string();
+        AppError::invalid(
+            if path == "." { String::new() } else { path },
+            message.split(" at line ").next().unwrap_or(""),
+        )
+    })?;
+    for (field, value, max) in [
+        ("infno", &req.infno, 10),
+        ("msgid", &req.msgid, envelope::MSGID_CHARS_MAX),
+        ("opter", &req.opter, 30),
+        ("opter_name", &req.opter_name, 50),
+        ("opter_type", &req.opter_type, 3),
+    ] {
+        yibao_app::fsi::parse_id(field, value, max)?;
+    }
+    yibao_domain::codes::OpterType::parse(&req.opter_type)?;
+    yibao_domain::DivisionCode::parse(&req.mdtrtarea_admvs).map_err(|e| e.named("mdtrtarea_admvs"))?;
+    if let Some(i) = req.insuplc_admdvs.as_deref().filter(|s| !s.trim().is_empty()) {
+        yibao_domain::DivisionCode::parse(i).map_err(|e| e.named("insuplc_admdvs"))?;
+    }
+    if !req.input.is_object() && !req.input.is_null() {
+        return Err(AppError::invalid(
+            "input",
+            if req.input.is_string() { "报文已加密，但本机构未配置加密方式" } else { "应为对象" },
+        ));
+    }
+    Ok(req)
+}

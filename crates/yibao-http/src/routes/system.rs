@@ -1,0 +1,71 @@
+//! Liveness, readiness and metrics.
+
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::AppState;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok` when the database answers, `degraded` otherwise.
+    pub status: &'static str,
+    pub database: String,
+    pub backend: &'static str,
+    pub version: &'static str,
+    pub uptime_seconds: u64,
+}
+
+/// Liveness and database readiness: 200 when the database answers, 503 when not.
+#[utoipa::path(get, path = "/health", tag = "system",
+    responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn health(State(state): State<AppState>) -> Response {
+    let db = state.app.check_database().await;
+    let body = Health {
+        status: if db.is_ok() { "ok" } else { "degraded" },
+        database: match &db {
+            Ok(()) => "ok".into(),
+            Err(e) => e.to_string(),
+        },
+        backend: state.app.db.backend().name(),
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_seconds: state.started.elapsed().as_secs(),
+    };
+    let status = if db.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(body)).into_response()
+}
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, body = String, content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let stats = state.app.db.stats();
+    let (write_queue, read_queue) = state.app.db.queue_lengths();
+    let extra = format!(
+        "# HELP yibao_db_write_batches_total Write transactions committed or attempted.\n\
+         # TYPE yibao_db_write_batches_total counter\nyibao_db_write_batches_total {}\n\
+         # HELP yibao_db_write_jobs_total Write jobs (business transactions) run.\n\
+         # TYPE yibao_db_write_jobs_total counter\nyibao_db_write_jobs_total {}\n\
+         # HELP yibao_db_write_jobs_failed_total Write jobs rolled back.\n\
+         # TYPE yibao_db_write_jobs_failed_total counter\nyibao_db_write_jobs_failed_total {}\n\
+         # HELP yibao_db_write_retries_total Batches retried after a lock conflict.\n\
+         # TYPE yibao_db_write_retries_total counter\nyibao_db_write_retries_total {}\n\
+         # HELP yibao_db_commit_seconds_total Time spent committing.\n\
+         # TYPE yibao_db_commit_seconds_total counter\nyibao_db_commit_seconds_total {}\n\
+         # HELP yibao_db_read_jobs_total Read jobs run.\n\
+         # TYPE yibao_db_read_jobs_total counter\nyibao_db_read_jobs_total {}\n\
+         # HELP yibao_db_queue_jobs Jobs waiting for a DB thread.\n\
+         # TYPE yibao_db_queue_jobs gauge\nyibao_db_queue_jobs{{kind=\"write\"}} {write_queue}\n\
+         yibao_db_queue_jobs{{kind=\"read\"}} {read_queue}\n",
+        stats.write_batches.load(Ordering::Relaxed),
+        stats.write_jobs.load(Ordering::Relaxed),
+        stats.write_jobs_failed.load(Ordering::Relaxed),
+        stats.write_retries.load(Ordering::Relaxed),
+        stats.commit_micros_total.load(Ordering::Relaxed) as f64 / 1e6,
+        stats.read_jobs.load(Ordering::Relaxed),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render(&extra)).into_response()
+}

@@ -1,0 +1,596 @@
+//! The database engine: dedicated DB threads, group commit, one code path.
+//!
+//! Callers hand the engine a closure over `&mut dyn Tx` (a *job*). Write jobs
+//! go to writer threads; each writer takes every job waiting in its queue (up
+//! to `batch_max`), runs them in one transaction with a savepoint per job, and
+//! commits once. A durable commit costs one fsync; with group commit that
+//! fsync is shared by the whole batch, which is what lets SQLite settle
+//! thousands of visits a second on one disk. A job that fails is rolled back
+//! to its savepoint and writes nothing; the others in the batch commit.
+//! Results are released only after the commit, so a caller never sees a
+//! success that is not durable.
+//!
+//! SQLite has exactly one writer (it allows no more). PostgreSQL may have
+//! several; jobs with a routing key always go to the same writer so that work
+//! on one person or one visit is serialized without lock waits.
+//!
+//! Read jobs run on reader threads in a read-only transaction.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use tokio::sync::oneshot;
+
+use crate::migrate;
+use crate::pg::PgConn;
+use crate::sql::{Backend, DbError, DbErrorKind, DbResult, Tx};
+use crate::sqlite::{SqliteConn, Synchronous};
+
+/// Jobs per transaction at most: bounds the work lost to a failed commit and
+/// the time a batch holds the writer.
+pub const BATCH_JOBS_MAX_DEFAULT: usize = 256;
+/// Attempts for a batch that hits a lock conflict or deadlock.
+const BATCH_ATTEMPTS_MAX: u32 = 5;
+/// Waiting jobs per queue before callers are told the system is overloaded.
+const QUEUE_JOBS_MAX: usize = 65_536;
+
+#[derive(Clone, Debug)]
+pub enum Location {
+    Sqlite { path: PathBuf, synchronous: Synchronous },
+    Postgres { url: String },
+}
+
+#[derive(Clone, Debug)]
+pub struct DbConfig {
+    pub location: Location,
+    /// Writer threads (forced to 1 on SQLite).
+    pub writers: usize,
+    pub readers: usize,
+    pub batch_max: usize,
+}
+
+impl DbConfig {
+    pub fn sqlite(path: impl Into<PathBuf>, synchronous: Synchronous) -> DbConfig {
+        DbConfig {
+            location: Location::Sqlite { path: path.into(), synchronous },
+            writers: 1,
+            readers: 2,
+            batch_max: BATCH_JOBS_MAX_DEFAULT,
+        }
+    }
+
+    pub fn postgres(url: impl Into<String>) -> DbConfig {
+        DbConfig {
+            location: Location::Postgres { url: url.into() },
+            writers: 2,
+            readers: 2,
+            batch_max: BATCH_JOBS_MAX_DEFAULT,
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.location {
+            Location::Sqlite { .. } => Backend::Sqlite,
+            Location::Postgres { .. } => Backend::Postgres,
+        }
+    }
+}
+
+/// Errors that jobs return must be able to carry a database error and say
+/// whether it is worth retrying the transaction.
+pub trait JobError: From<DbError> + Send + 'static {
+    fn is_retryable_db_error(&self) -> bool;
+}
+
+impl JobError for DbError {
+    fn is_retryable_db_error(&self) -> bool {
+        self.is_retryable()
+    }
+}
+
+enum Outcome {
+    Ok,
+    Failed,
+    Retry,
+}
+
+trait WriteJob: Send {
+    fn run(&mut self, tx: &mut dyn Tx) -> Outcome;
+    /// Replaces a success by `error` (the job swallowed a failed statement).
+    fn poison(&mut self, error: DbError);
+    fn finish(self: Box<Self>, commit: Result<(), DbError>);
+}
+
+/// The transaction a job sees. After a statement fails, every later
+/// statement of the job fails too: PostgreSQL aborts the transaction on any
+/// error and SQLite does not, and jobs must behave the same on both. Jobs
+/// never catch a database error and carry on; they use `ON CONFLICT`.
+struct JobTx<'a> {
+    inner: &'a mut dyn Tx,
+    failed: Option<DbError>,
+}
+
+impl JobTx<'_> {
+    fn check<T>(&mut self, r: DbResult<T>) -> DbResult<T> {
+        if let Some(e) = &self.failed {
+            return Err(DbError::new(e.kind, format!("earlier statement failed: {}", e.message)));
+        }
+        if let Err(e) = &r {
+            self.failed = Some(e.clone());
+        }
+        r
+    }
+}
+
+impl Tx for JobTx<'_> {
+    fn backend(&self) -> Backend {
+        self.inner.backend()
+    }
+
+    fn execute(&mut self, sql: &str, params: &[crate::sql::Value]) -> DbResult<u64> {
+        if self.failed.is_some() {
+            return self.check(Ok(0));
+        }
+        let r = self.inner.execute(sql, params);
+        self.check(r)
+    }
+
+    fn query(&mut self, sql: &str, params: &[crate::sql::Value]) -> DbResult<Vec<crate::sql::Row>> {
+        if self.failed.is_some() {
+            return self.check(Ok(Vec::new()));
+        }
+        let r = self.inner.query(sql, params);
+        self.check(r)
+    }
+
+    fn execute_batch(&mut self, sql: &str) -> DbResult<()> {
+        if self.failed.is_some() {
+            return self.check(Ok(()));
+        }
+        let r = self.inner.execute_batch(sql);
+        self.check(r)
+    }
+}
+
+struct TypedJob<T, E, F> {
+    f: F,
+    result: Option<Result<T, E>>,
+    reply: oneshot::Sender<Result<T, E>>,
+}
+
+impl<T, E, F> WriteJob for TypedJob<T, E, F>
+where
+    T: Send + 'static,
+    E: JobError,
+    F: FnMut(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+{
+    fn run(&mut self, tx: &mut dyn Tx) -> Outcome {
+        let r = (self.f)(tx);
+        let outcome = match &r {
+            Ok(_) => Outcome::Ok,
+            Err(e) if e.is_retryable_db_error() => Outcome::Retry,
+            Err(_) => Outcome::Failed,
+        };
+        self.result = Some(r);
+        outcome
+    }
+
+    fn poison(&mut self, error: DbError) {
+        if matches!(self.result, Some(Ok(_))) {
+            self.result = Some(Err(E::from(error)));
+        }
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), DbError>) {
+        let out = match (self.result, commit) {
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(v)), Ok(())) => Ok(v),
+            (Some(Ok(_)), Err(e)) => Err(E::from(e)),
+            (None, Err(e)) => Err(E::from(e)),
+            (None, Ok(())) => unreachable!("a committed job has run"),
+        };
+        // The caller may have gone away (timeout, disconnect); nothing to do.
+        let _ = self.reply.send(out);
+    }
+}
+
+type ReadJob = Box<dyn FnOnce(&mut dyn Tx) + Send>;
+
+/// Counters for /metrics.
+#[derive(Default, Debug)]
+pub struct EngineStats {
+    pub write_batches: AtomicU64,
+    pub write_jobs: AtomicU64,
+    pub write_jobs_failed: AtomicU64,
+    pub write_retries: AtomicU64,
+    pub commit_micros_total: AtomicU64,
+    pub read_jobs: AtomicU64,
+}
+
+struct Shared {
+    backend: Backend,
+    writers: Vec<Sender<Box<dyn WriteJob>>>,
+    readers: Sender<ReadJob>,
+    next_writer: AtomicUsize,
+    stats: Arc<EngineStats>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    cleanup: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Closing the queues stops the threads; wait for them so that the
+        // database is closed before cleanup (a test schema is dropped).
+        self.writers.clear();
+        let (closed, _) = crossbeam_channel::bounded(1);
+        self.readers = closed;
+        let me = std::thread::current().id();
+        for handle in self.threads.lock().unwrap().drain(..) {
+            if handle.thread().id() != me {
+                let _ = handle.join();
+            }
+        }
+        if let Some(cleanup) = self.cleanup.lock().unwrap().take() {
+            cleanup();
+        }
+    }
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    shared: Arc<Shared>,
+}
+
+fn connect(location: &Location, read_only: bool) -> DbResult<Box<dyn Tx + Send>> {
+    Ok(match location {
+        Location::Sqlite { path, synchronous } => Box::new(SqliteConn::open(path, *synchronous, read_only)?),
+        Location::Postgres { url } => Box::new(PgConn::connect(url)?),
+    })
+}
+
+impl Db {
+    /// Opens the database, runs pending migrations and starts the DB threads.
+    /// Blocks; from async code call it inside `spawn_blocking`.
+    pub fn open(config: &DbConfig) -> DbResult<Db> {
+        Db::open_with_cleanup(config, None)
+    }
+
+    pub(crate) fn open_with_cleanup(config: &DbConfig, cleanup: Option<Box<dyn FnOnce() + Send>>) -> DbResult<Db> {
+        if let Location::Sqlite { path, .. } = &config.location
+            && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| DbError::new(DbErrorKind::Unavailable, format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let backend = config.backend();
+        let writer_count = match backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => config.writers.clamp(1, 64),
+        };
+        let reader_count = config.readers.clamp(1, 64);
+        let batch_max = config.batch_max.clamp(1, 10_000);
+        let stats = Arc::new(EngineStats::default());
+        let mut threads = Vec::new();
+        let mut writers = Vec::new();
+
+        // Threads connect themselves (the PostgreSQL client starts its own
+        // runtime, which must not happen on an async worker) and report back.
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<DbResult<()>>();
+        for i in 0..writer_count {
+            let (tx, rx) = crossbeam_channel::bounded::<Box<dyn WriteJob>>(QUEUE_JOBS_MAX);
+            let location = config.location.clone();
+            let ready = ready_tx.clone();
+            let stats = stats.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("db-writer-{i}"))
+                .spawn(move || {
+                    let conn = connect(&location, false).and_then(|mut c| {
+                        if i == 0 {
+                            migrate::run(&mut *c)?;
+                        }
+                        Ok(c)
+                    });
+                    match conn {
+                        Ok(conn) => {
+                            let _ = ready.send(Ok(()));
+                            drop(ready);
+                            writer_loop(conn, rx, batch_max, &stats);
+                        }
+                        Err(e) => {
+                            let _ = ready.send(Err(e));
+                        }
+                    }
+                })
+                .expect("spawn db writer");
+            // Writer 0 migrates; the others must not start before it is done.
+            if i == 0 {
+                ready_rx.recv().expect("writer reports")?;
+            }
+            threads.push(handle);
+            writers.push(tx);
+        }
+        let (read_tx, read_rx) = crossbeam_channel::bounded::<ReadJob>(QUEUE_JOBS_MAX);
+        for i in 0..reader_count {
+            let location = config.location.clone();
+            let ready = ready_tx.clone();
+            let rx = read_rx.clone();
+            let stats = stats.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("db-reader-{i}"))
+                .spawn(move || match connect(&location, true) {
+                    Ok(conn) => {
+                        let _ = ready.send(Ok(()));
+                        drop(ready);
+                        reader_loop(conn, rx, &stats);
+                    }
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                    }
+                })
+                .expect("spawn db reader");
+            threads.push(handle);
+        }
+        drop(ready_tx);
+        let shared = Shared {
+            backend,
+            writers,
+            readers: read_tx,
+            next_writer: AtomicUsize::new(0),
+            stats,
+            threads: Mutex::new(threads),
+            cleanup: Mutex::new(cleanup),
+        };
+        let mut first_error = None;
+        for _ in 0..(writer_count - 1 + reader_count) {
+            if let Err(e) = ready_rx.recv().expect("thread reports") {
+                first_error.get_or_insert(e);
+            }
+        }
+        let db = Db { shared: Arc::new(shared) };
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(db),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.shared.backend
+    }
+
+    pub fn stats(&self) -> &EngineStats {
+        &self.shared.stats
+    }
+
+    /// Queue lengths (writers summed, readers) for /metrics.
+    pub fn queue_lengths(&self) -> (usize, usize) {
+        (self.shared.writers.iter().map(Sender::len).sum(), self.shared.readers.len())
+    }
+
+    fn writer_for(&self, key: Option<u64>) -> &Sender<Box<dyn WriteJob>> {
+        let n = self.shared.writers.len();
+        let i = match key {
+            Some(k) => (k % n as u64) as usize,
+            None => self.shared.next_writer.fetch_add(1, Ordering::Relaxed) % n,
+        };
+        &self.shared.writers[i]
+    }
+
+    fn submit_write<T, E, F>(&self, key: Option<u64>, f: F) -> Result<oneshot::Receiver<Result<T, E>>, E>
+    where
+        T: Send + 'static,
+        E: JobError,
+        F: FnMut(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let job: Box<dyn WriteJob> = Box::new(TypedJob { f, result: None, reply });
+        self.writer_for(key).try_send(job).map_err(|e| {
+            let reason = match e {
+                crossbeam_channel::TrySendError::Full(_) => "write queue full: the database is overloaded",
+                crossbeam_channel::TrySendError::Disconnected(_) => "database is shutting down",
+            };
+            E::from(DbError::new(DbErrorKind::Unavailable, reason))
+        })?;
+        Ok(rx)
+    }
+
+    /// Runs `f` in a write transaction. The closure may run more than once
+    /// (after a deadlock or lock conflict), so it must not have side effects
+    /// outside the transaction.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: JobError,
+        F: FnMut(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    {
+        self.write_keyed_opt(None, f).await
+    }
+
+    /// Like [`Db::write`], always on the same writer for the same key.
+    pub async fn write_keyed<T, E, F>(&self, key: u64, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: JobError,
+        F: FnMut(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    {
+        self.write_keyed_opt(Some(key), f).await
+    }
+
+    async fn write_keyed_opt<T, E, F>(&self, key: Option<u64>, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: JobError,
+        F: FnMut(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    {
+        let rx = self.submit_write(key, f)?;
+        rx.await.unwrap_or_else(|_| Err(E::from(DbError::new(DbErrorKind::Unavailable, "database writer stopped"))))
+    }
+
+    /// Blocking form of [`Db::write`] for commands and tests outside a runtime.
+    pub fn write_blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: JobError,
+        F: FnMut(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    {
+        let rx = self.submit_write(None, f)?;
+        rx.blocking_recv()
+            .unwrap_or_else(|_| Err(E::from(DbError::new(DbErrorKind::Unavailable, "database writer stopped"))))
+    }
+
+    fn submit_read<T, E, F>(&self, f: F) -> Result<oneshot::Receiver<Result<T, E>>, E>
+    where
+        T: Send + 'static,
+        E: JobError,
+        F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let job: ReadJob = Box::new(move |tx: &mut dyn Tx| {
+            let r = read_transaction(tx, f);
+            let _ = reply.send(r);
+        });
+        self.shared.readers.try_send(job).map_err(|_| {
+            E::from(DbError::new(DbErrorKind::Unavailable, "read queue full or database shutting down"))
+        })?;
+        Ok(rx)
+    }
+
+    /// Runs `f` in a read-only transaction.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: JobError,
+        F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    {
+        let rx = self.submit_read(f)?;
+        rx.await.unwrap_or_else(|_| Err(E::from(DbError::new(DbErrorKind::Unavailable, "database reader stopped"))))
+    }
+
+    pub fn read_blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: JobError,
+        F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    {
+        let rx = self.submit_read(f)?;
+        rx.blocking_recv()
+            .unwrap_or_else(|_| Err(E::from(DbError::new(DbErrorKind::Unavailable, "database reader stopped"))))
+    }
+}
+
+fn read_transaction<T, E: JobError>(tx: &mut dyn Tx, f: impl FnOnce(&mut dyn Tx) -> Result<T, E>) -> Result<T, E> {
+    let begin = match tx.backend() {
+        Backend::Sqlite => "BEGIN",
+        Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    };
+    tx.execute_batch(begin)?;
+    let r = f(tx);
+    // Nothing to keep: a read-only transaction ends the same either way.
+    if let Err(e) = tx.execute_batch("ROLLBACK") {
+        return Err(E::from(e));
+    }
+    r
+}
+
+fn reader_loop(mut conn: Box<dyn Tx + Send>, rx: Receiver<ReadJob>, stats: &EngineStats) {
+    while let Ok(job) = rx.recv() {
+        stats.read_jobs.fetch_add(1, Ordering::Relaxed);
+        job(&mut *conn);
+    }
+}
+
+fn writer_loop(mut conn: Box<dyn Tx + Send>, rx: Receiver<Box<dyn WriteJob>>, batch_max: usize, stats: &EngineStats) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < batch_max {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        stats.write_batches.fetch_add(1, Ordering::Relaxed);
+        stats.write_jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        run_batch(&mut *conn, batch, stats);
+    }
+}
+
+fn run_batch(conn: &mut dyn Tx, mut batch: Vec<Box<dyn WriteJob>>, stats: &EngineStats) {
+    let begin = match conn.backend() {
+        Backend::Sqlite => "BEGIN IMMEDIATE",
+        Backend::Postgres => "BEGIN",
+    };
+    let savepoints = batch.len() > 1;
+    let mut attempt = 0;
+    let commit_result = loop {
+        attempt += 1;
+        let attempt_result = (|| -> DbResult<bool> {
+            conn.execute_batch(begin)?;
+            let mut failed = 0;
+            for job in batch.iter_mut() {
+                if savepoints {
+                    conn.execute_batch("SAVEPOINT job")?;
+                }
+                let mut job_tx = JobTx { inner: &mut *conn, failed: None };
+                let mut outcome = job.run(&mut job_tx);
+                if let (Outcome::Ok, Some(e)) = (&outcome, job_tx.failed.take()) {
+                    job.poison(e);
+                    outcome = Outcome::Failed;
+                }
+                match outcome {
+                    Outcome::Ok => {
+                        if savepoints {
+                            conn.execute_batch("RELEASE SAVEPOINT job")?;
+                        }
+                    }
+                    Outcome::Failed => {
+                        failed += 1;
+                        if savepoints {
+                            conn.execute_batch("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")?;
+                        }
+                    }
+                    Outcome::Retry => {
+                        conn.execute_batch("ROLLBACK")?;
+                        return Ok(true);
+                    }
+                }
+            }
+            stats.write_jobs_failed.fetch_add(failed, Ordering::Relaxed);
+            if !savepoints && failed > 0 {
+                conn.execute_batch("ROLLBACK")?;
+                return Ok(false);
+            }
+            let started = Instant::now();
+            conn.execute_batch("COMMIT")?;
+            stats.commit_micros_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            Ok(false)
+        })();
+        match attempt_result {
+            Ok(false) => break Ok(()),
+            Ok(true) if attempt < BATCH_ATTEMPTS_MAX => {
+                stats.write_retries.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(2 * u64::from(attempt)));
+            }
+            Ok(true) => {
+                break Err(DbError::new(DbErrorKind::Retryable, "gave up after repeated lock conflicts"));
+            }
+            Err(e) => {
+                // The transaction may or may not still be open.
+                let _ = conn.execute_batch("ROLLBACK");
+                if e.is_retryable() && attempt < BATCH_ATTEMPTS_MAX {
+                    stats.write_retries.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(2 * u64::from(attempt)));
+                    continue;
+                }
+                tracing::error!(error = %e, jobs = batch.len(), "write batch failed");
+                break Err(e);
+            }
+        }
+    };
+    for job in batch {
+        job.finish(commit_result.clone());
+    }
+}

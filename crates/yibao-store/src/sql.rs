@@ -1,0 +1,394 @@
+//! The one interface repositories use to talk to either database.
+//!
+//! SQL is written once, in the common subset of SQLite and PostgreSQL, with
+//! numbered placeholders `$1, $2, …` that appear in order of first use (SQLite
+//! reads `$1` as a named parameter and numbers names by first appearance; a
+//! debug assertion in the SQLite backend checks the order). Portable habits:
+//! `CAST(SUM(x) AS BIGINT)` (PostgreSQL sums to NUMERIC), integers for money,
+//! booleans as 0/1, dates as `yyyy-MM-dd` text, instants as Unix milliseconds.
+
+use std::fmt;
+
+use yibao_domain::{Date, DateTime, Money, Ratio};
+
+/// Which database is behind a connection.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum DbErrorKind {
+    /// A unique or primary-key constraint was violated.
+    Unique,
+    /// A foreign-key or check constraint was violated.
+    Constraint,
+    /// Lock conflict, deadlock or serialization failure: retrying may succeed.
+    Retryable,
+    /// Connection lost or the database cannot be opened.
+    Unavailable,
+    /// A row had an unexpected shape (a bug, or a schema mismatch).
+    Decode,
+    Other,
+}
+
+#[derive(Clone, Debug)]
+pub struct DbError {
+    pub kind: DbErrorKind,
+    pub message: String,
+}
+
+impl DbError {
+    pub fn new(kind: DbErrorKind, message: impl Into<String>) -> DbError {
+        DbError { kind, message: message.into() }
+    }
+
+    pub fn decode(message: impl Into<String>) -> DbError {
+        DbError::new(DbErrorKind::Decode, message)
+    }
+
+    pub fn is_unique_violation(&self) -> bool {
+        self.kind == DbErrorKind::Unique
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        self.kind == DbErrorKind::Retryable
+    }
+}
+
+impl fmt::Display for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "database error ({:?}): {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for DbError {}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// A parameter or column value.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Value {
+        Value::Int(v)
+    }
+}
+
+impl From<i32> for Value {
+    fn from(v: i32) -> Value {
+        Value::Int(i64::from(v))
+    }
+}
+
+impl From<u32> for Value {
+    fn from(v: u32) -> Value {
+        Value::Int(i64::from(v))
+    }
+}
+
+impl From<usize> for Value {
+    fn from(v: usize) -> Value {
+        Value::Int(i64::try_from(v).expect("usize fits i64"))
+    }
+}
+
+impl From<bool> for Value {
+    fn from(v: bool) -> Value {
+        Value::Int(i64::from(v))
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Value {
+        Value::Text(v.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Value {
+        Value::Text(v)
+    }
+}
+
+impl From<&String> for Value {
+    fn from(v: &String) -> Value {
+        Value::Text(v.clone())
+    }
+}
+
+impl From<Vec<u8>> for Value {
+    fn from(v: Vec<u8>) -> Value {
+        Value::Blob(v)
+    }
+}
+
+impl From<Money> for Value {
+    fn from(v: Money) -> Value {
+        Value::Int(v.fen())
+    }
+}
+
+impl From<Ratio> for Value {
+    fn from(v: Ratio) -> Value {
+        Value::Int(i64::from(v.ppm()))
+    }
+}
+
+impl From<Date> for Value {
+    fn from(v: Date) -> Value {
+        Value::Text(v.to_string())
+    }
+}
+
+impl From<DateTime> for Value {
+    fn from(v: DateTime) -> Value {
+        Value::Text(v.to_string())
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Value {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// Builds a parameter slice: `params![a, b, c]`.
+#[macro_export]
+macro_rules! params {
+    () => { &[] as &[$crate::Value] };
+    ($($v:expr),+ $(,)?) => { &[$($crate::Value::from($v)),+] as &[$crate::Value] };
+}
+
+/// Conversion of a column value into a Rust type.
+pub trait FromValue: Sized {
+    fn from_value(v: &Value) -> DbResult<Self>;
+}
+
+impl FromValue for i64 {
+    fn from_value(v: &Value) -> DbResult<i64> {
+        match v {
+            Value::Int(i) => Ok(*i),
+            other => Err(DbError::decode(format!("expected integer, got {other:?}"))),
+        }
+    }
+}
+
+impl FromValue for i32 {
+    fn from_value(v: &Value) -> DbResult<i32> {
+        i32::try_from(i64::from_value(v)?).map_err(|_| DbError::decode("integer out of i32 range"))
+    }
+}
+
+impl FromValue for u32 {
+    fn from_value(v: &Value) -> DbResult<u32> {
+        u32::try_from(i64::from_value(v)?).map_err(|_| DbError::decode("integer out of u32 range"))
+    }
+}
+
+impl FromValue for bool {
+    fn from_value(v: &Value) -> DbResult<bool> {
+        Ok(i64::from_value(v)? != 0)
+    }
+}
+
+impl FromValue for String {
+    fn from_value(v: &Value) -> DbResult<String> {
+        match v {
+            Value::Text(s) => Ok(s.clone()),
+            other => Err(DbError::decode(format!("expected text, got {other:?}"))),
+        }
+    }
+}
+
+impl FromValue for Vec<u8> {
+    fn from_value(v: &Value) -> DbResult<Vec<u8>> {
+        match v {
+            Value::Blob(b) => Ok(b.clone()),
+            other => Err(DbError::decode(format!("expected blob, got {other:?}"))),
+        }
+    }
+}
+
+impl FromValue for Money {
+    fn from_value(v: &Value) -> DbResult<Money> {
+        Ok(Money::from_fen(i64::from_value(v)?))
+    }
+}
+
+impl FromValue for Ratio {
+    fn from_value(v: &Value) -> DbResult<Ratio> {
+        Ok(Ratio::from_ppm(u32::from_value(v)?))
+    }
+}
+
+impl FromValue for Date {
+    fn from_value(v: &Value) -> DbResult<Date> {
+        let s = String::from_value(v)?;
+        Date::parse(&s).map_err(|e| DbError::decode(format!("bad date {s:?}: {}", e.reason)))
+    }
+}
+
+impl FromValue for DateTime {
+    fn from_value(v: &Value) -> DbResult<DateTime> {
+        let s = String::from_value(v)?;
+        DateTime::parse(&s).map_err(|e| DbError::decode(format!("bad datetime {s:?}: {}", e.reason)))
+    }
+}
+
+impl<T: FromValue> FromValue for Option<T> {
+    fn from_value(v: &Value) -> DbResult<Option<T>> {
+        match v {
+            Value::Null => Ok(None),
+            other => T::from_value(other).map(Some),
+        }
+    }
+}
+
+/// One result row; columns are read by position, in the order of the SELECT.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    values: Vec<Value>,
+}
+
+impl Row {
+    pub fn new(values: Vec<Value>) -> Row {
+        Row { values }
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    pub fn value(&self, idx: usize) -> &Value {
+        &self.values[idx]
+    }
+
+    pub fn get<T: FromValue>(&self, idx: usize) -> DbResult<T> {
+        let v = self
+            .values
+            .get(idx)
+            .ok_or_else(|| DbError::decode(format!("column {idx} out of range ({} columns)", self.values.len())))?;
+        T::from_value(v).map_err(|e| DbError::decode(format!("column {idx}: {}", e.message)))
+    }
+
+    pub fn i64(&self, idx: usize) -> DbResult<i64> {
+        self.get(idx)
+    }
+
+    pub fn text(&self, idx: usize) -> DbResult<String> {
+        self.get(idx)
+    }
+
+    pub fn opt_text(&self, idx: usize) -> DbResult<Option<String>> {
+        self.get(idx)
+    }
+
+    pub fn money(&self, idx: usize) -> DbResult<Money> {
+        self.get(idx)
+    }
+
+    pub fn date(&self, idx: usize) -> DbResult<Date> {
+        self.get(idx)
+    }
+
+    pub fn bool(&self, idx: usize) -> DbResult<bool> {
+        self.get(idx)
+    }
+}
+
+/// A database transaction. Repositories take `&mut dyn Tx` and never see
+/// which backend they run on, except through [`Tx::backend`] for the rare
+/// statement that cannot be written portably.
+pub trait Tx {
+    fn backend(&self) -> Backend;
+
+    /// Runs a statement; returns the number of rows changed.
+    fn execute(&mut self, sql: &str, params: &[Value]) -> DbResult<u64>;
+
+    /// Runs a query and returns every row.
+    fn query(&mut self, sql: &str, params: &[Value]) -> DbResult<Vec<Row>>;
+
+    /// Runs several statements without parameters (schema changes).
+    fn execute_batch(&mut self, sql: &str) -> DbResult<()>;
+
+    fn query_opt(&mut self, sql: &str, params: &[Value]) -> DbResult<Option<Row>> {
+        let mut rows = self.query(sql, params)?;
+        if rows.len() > 1 {
+            return Err(DbError::decode(format!("expected at most one row, got {}", rows.len())));
+        }
+        Ok(rows.pop())
+    }
+
+    fn query_one(&mut self, sql: &str, params: &[Value]) -> DbResult<Row> {
+        self.query_opt(sql, params)?.ok_or_else(|| DbError::decode("expected one row, got none"))
+    }
+
+    /// `SELECT … FOR UPDATE` where the backend has row locks; empty on SQLite,
+    /// whose single writer already serializes every write.
+    fn for_update(&self) -> &'static str {
+        match self.backend() {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+}
+
+/// Rows per multi-row INSERT: large enough to amortize a round trip, small
+/// enough to stay far below both backends' parameter limits (SQLite 32766,
+/// PostgreSQL 65535) for tables of up to 100 columns.
+const BULK_ROWS_PER_STATEMENT: usize = 200;
+
+/// Inserts many rows with multi-row `VALUES` statements:
+/// `insert_many(tx, "INSERT INTO t (a, b)", 2, &rows, "ON CONFLICT (a) DO NOTHING")`.
+/// Returns the number of rows changed.
+pub fn insert_many(tx: &mut dyn Tx, head: &str, columns: usize, rows: &[Vec<Value>], tail: &str) -> DbResult<u64> {
+    assert!(columns > 0 && columns <= 100, "columns out of range");
+    let mut changed = 0;
+    for chunk in rows.chunks(BULK_ROWS_PER_STATEMENT) {
+        let mut sql = String::with_capacity(head.len() + tail.len() + chunk.len() * columns * 6);
+        sql.push_str(head);
+        sql.push_str(" VALUES ");
+        let mut params = Vec::with_capacity(chunk.len() * columns);
+        for (r, row) in chunk.iter().enumerate() {
+            assert_eq!(row.len(), columns, "row width");
+            if r > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            for c in 0..columns {
+                if c > 0 {
+                    sql.push(',');
+                }
+                sql.push('$');
+                sql.push_str(&(r * columns + c + 1).to_string());
+            }
+            sql.push(')');
+            params.extend(row.iter().cloned());
+        }
+        sql.push(' ');
+        sql.push_str(tail);
+        changed += tx.execute(&sql, &params)?;
+    }
+    Ok(changed)
+}

@@ -1,0 +1,182 @@
+//! The SQLite backend (rusqlite, bundled SQLite).
+//!
+//! Settings, all deliberate:
+//! - `journal_mode=WAL`: readers never block the writer;
+//! - `synchronous` configurable: `FULL` (default) survives power loss, `NORMAL`
+//!   survives a killed process but may lose the last commits on power loss,
+//!   `OFF` is for tests only;
+//! - `foreign_keys=ON`, `busy_timeout=5000`;
+//! - reader connections are `query_only`, so a read job can never write.
+
+use std::path::Path;
+
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+use crate::sql::{Backend, DbError, DbErrorKind, DbResult, Row, Tx, Value};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Synchronous {
+    Full,
+    Normal,
+    Off,
+}
+
+impl Synchronous {
+    pub fn parse(text: &str) -> Option<Synchronous> {
+        match text.to_ascii_lowercase().as_str() {
+            "full" => Some(Synchronous::Full),
+            "normal" => Some(Synchronous::Normal),
+            "off" => Some(Synchronous::Off),
+            _ => None,
+        }
+    }
+
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Off => "OFF",
+        }
+    }
+}
+
+pub struct SqliteConn {
+    conn: Connection,
+}
+
+pub(crate) fn map_err(e: rusqlite::Error) -> DbError {
+    let kind = match &e {
+        rusqlite::Error::SqliteFailure(err, _) => match err.code {
+            ErrorCode::ConstraintViolation => match err.extended_code {
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                    DbErrorKind::Unique
+                }
+                _ => DbErrorKind::Constraint,
+            },
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => DbErrorKind::Retryable,
+            ErrorCode::CannotOpen | ErrorCode::NotADatabase | ErrorCode::DiskFull | ErrorCode::SystemIoFailure => {
+                DbErrorKind::Unavailable
+            }
+            _ => DbErrorKind::Other,
+        },
+        _ => DbErrorKind::Other,
+    };
+    DbError::new(kind, e.to_string())
+}
+
+impl SqliteConn {
+    pub fn open(path: &Path, synchronous: Synchronous, read_only: bool) -> DbResult<SqliteConn> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| DbError::new(DbErrorKind::Unavailable, format!("cannot open {}: {e}", path.display())))?;
+        conn.set_prepared_statement_cache_capacity(512);
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(map_err)?;
+        // journal_mode returns a row; query it rather than execute.
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(map_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(DbError::new(DbErrorKind::Unavailable, format!("WAL mode refused (got {mode})")));
+        }
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous={}; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32768;",
+            synchronous.pragma()
+        ))
+        .map_err(map_err)?;
+        if read_only {
+            conn.execute_batch("PRAGMA query_only=ON;").map_err(map_err)?;
+        }
+        Ok(SqliteConn { conn })
+    }
+
+    fn bind_and<T>(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        run: impl FnOnce(&mut rusqlite::CachedStatement<'_>) -> rusqlite::Result<T>,
+    ) -> DbResult<T> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(map_err)?;
+        let expected = stmt.parameter_count();
+        if expected != params.len() {
+            return Err(DbError::new(
+                DbErrorKind::Other,
+                format!("statement expects {expected} parameters, got {}: {sql}", params.len()),
+            ));
+        }
+        for (i, p) in params.iter().enumerate() {
+            let idx = i + 1;
+            // Placeholders must be $1..$n in order of first appearance, so
+            // that SQLite's numbering of named parameters matches ours.
+            debug_assert_eq!(
+                stmt.parameter_name(idx),
+                Some(format!("${idx}").as_str()),
+                "placeholders out of order in: {sql}"
+            );
+            let r = match p {
+                Value::Null => stmt.raw_bind_parameter(idx, rusqlite::types::Null),
+                Value::Int(v) => stmt.raw_bind_parameter(idx, v),
+                Value::Text(v) => stmt.raw_bind_parameter(idx, v.as_str()),
+                Value::Blob(v) => stmt.raw_bind_parameter(idx, v.as_slice()),
+            };
+            r.map_err(map_err)?;
+        }
+        run(&mut stmt).map_err(map_err)
+    }
+}
+
+fn convert(v: ValueRef<'_>) -> DbResult<Value> {
+    Ok(match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Int(i),
+        ValueRef::Text(t) => {
+            Value::Text(String::from_utf8(t.to_vec()).map_err(|_| DbError::decode("column text is not UTF-8"))?)
+        }
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+        ValueRef::Real(_) => {
+            return Err(DbError::decode("floating-point column: yibao stores no floats"));
+        }
+    })
+}
+
+impl Tx for SqliteConn {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value]) -> DbResult<u64> {
+        self.bind_and(sql, params, |stmt| stmt.raw_execute()).map(|n| n as u64)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> DbResult<Vec<Row>> {
+        let mut decode_error = None;
+        let rows = self.bind_and(sql, params, |stmt| {
+            let columns = stmt.column_count();
+            let mut out = Vec::new();
+            let mut rows = stmt.raw_query();
+            while let Some(row) = rows.next()? {
+                let mut values = Vec::with_capacity(columns);
+                for i in 0..columns {
+                    match convert(row.get_ref(i)?) {
+                        Ok(v) => values.push(v),
+                        Err(e) => {
+                            decode_error = Some(e);
+                            return Ok(out);
+                        }
+                    }
+                }
+                out.push(Row::new(values));
+            }
+            Ok(out)
+        })?;
+        match decode_error {
+            Some(e) => Err(e),
+            None => Ok(rows),
+        }
+    }
+
+    fn execute_batch(&mut self, sql: &str) -> DbResult<()> {
+        self.conn.execute_batch(sql).map_err(map_err)
+    }
+}

@@ -1,0 +1,104 @@
+//! Fresh databases for tests: a temporary SQLite file always, and a private
+//! PostgreSQL schema when `YIBAO_TEST_DATABASE_URL` is set (CI sets it to
+//! `postgres://postgres@127.0.0.1:5432/test`). Each database is removed when
+//! the last handle to it is dropped.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::engine::{Db, DbConfig};
+use crate::sql::{Backend, DbError, DbErrorKind};
+use crate::sqlite::Synchronous;
+
+pub const TEST_DATABASE_URL_ENV: &str = "YIBAO_TEST_DATABASE_URL";
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn unique_name() -> String {
+    format!("{}_{}_{}", std::process::id(), crate::now_ms(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A database in a temporary SQLite file (synchronous=OFF: tests need not
+/// survive power loss).
+pub fn sqlite() -> Db {
+    sqlite_at(std::env::temp_dir().join(format!("yibao-test-{}.db", unique_name())))
+}
+
+/// Opens the SQLite file at `path` (created if missing) and removes it when
+/// the last handle is dropped.
+pub fn sqlite_at(path: std::path::PathBuf) -> Db {
+    let cleanup_path = path.clone();
+    let cleanup: Box<dyn FnOnce() + Send> = Box::new(move || {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = cleanup_path.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    });
+    let mut config = DbConfig::sqlite(&path, Synchronous::Off);
+    config.readers = 2;
+    Db::open_with_cleanup(&config, Some(cleanup)).expect("open test SQLite database")
+}
+
+/// The PostgreSQL test URL, if tests should run on PostgreSQL.
+pub fn postgres_url() -> Option<String> {
+    std::env::var(TEST_DATABASE_URL_ENV).ok().filter(|u| !u.trim().is_empty())
+}
+
+fn with_search_path(url: &str, schema: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-csearch_path%3D{schema}")
+}
+
+fn admin_exec(url: &str, sql: &str) -> Result<(), DbError> {
+    // The postgres client starts its own runtime: keep it off async threads.
+    let url = url.to_owned();
+    let sql = sql.to_owned();
+    std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls)
+            .map_err(|e| DbError::new(DbErrorKind::Unavailable, e.to_string()))?;
+        client.batch_execute(&sql).map_err(crate::pg::map_err)
+    })
+    .join()
+    .expect("admin thread")
+}
+
+/// A database in a fresh PostgreSQL schema, or `None` when no test URL is set.
+pub fn postgres() -> Option<Db> {
+    let url = postgres_url()?;
+    let schema = format!("yibao_test_{}", unique_name());
+    admin_exec(&url, &format!("CREATE SCHEMA {schema}")).expect("create test schema");
+    let cleanup_url = url.clone();
+    let cleanup_schema = schema.clone();
+    let cleanup: Box<dyn FnOnce() + Send> = Box::new(move || {
+        if let Err(e) = admin_exec(&cleanup_url, &format!("DROP SCHEMA {cleanup_schema} CASCADE")) {
+            eprintln!("could not drop test schema {cleanup_schema}: {e}");
+        }
+    });
+    let mut config = DbConfig::postgres(with_search_path(&url, &schema));
+    config.writers = 2;
+    config.readers = 2;
+    Some(Db::open_with_cleanup(&config, Some(cleanup)).expect("open test PostgreSQL schema"))
+}
+
+/// Every backend available to tests: SQLite, and PostgreSQL when configured.
+pub fn backends() -> Vec<Db> {
+    let mut dbs = vec![sqlite()];
+    dbs.extend(postgres());
+    dbs
+}
+
+/// Opens a database of the given backend for a test, or `None` for
+/// PostgreSQL when it is not configured (the test then passes vacuously and
+/// says so on stderr).
+pub fn open(backend: Backend) -> Option<Db> {
+    match backend {
+        Backend::Sqlite => Some(sqlite()),
+        Backend::Postgres => {
+            let db = postgres();
+            if db.is_none() {
+                eprintln!("{TEST_DATABASE_URL_ENV} not set: PostgreSQL test skipped");
+            }
+            db
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! The engine's guarantees, on every backend: group commit keeps failed jobs
+//! out, results arrive only after commit, values round-trip exactly.
+
+use std::sync::Arc;
+
+use yibao_domain::{Date, Money};
+use yibao_store::testing;
+use yibao_store::{Db, DbError, DbErrorKind, Tx, params};
+
+fn make_table(db: &Db) {
+    db.write_blocking(|tx: &mut dyn Tx| {
+        let blob = if tx.backend() == yibao_store::Backend::Postgres { "BYTEA" } else { "BLOB" };
+        tx.execute_batch(&format!(
+            "CREATE TABLE t (id BIGINT PRIMARY KEY, note TEXT NOT NULL, amount_fen BIGINT, d TEXT, b {blob})"
+        ))
+    })
+    .unwrap();
+}
+
+fn count(db: &Db) -> i64 {
+    db.read_blocking(|tx: &mut dyn Tx| tx.query_one("SELECT COUNT(*) FROM t", params![])?.i64(0)).unwrap()
+}
+
+#[test]
+fn failed_jobs_in_a_batch_write_nothing_and_others_commit() {
+    for db in testing::backends() {
+        make_table(&db);
+        let db = Arc::new(db);
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    let mut outcomes = Vec::new();
+                    for i in 0..50_i64 {
+                        let id = t * 1000 + i;
+                        let r = db.write_blocking(move |tx: &mut dyn Tx| {
+                            tx.execute("INSERT INTO t (id, note) VALUES ($1, $2)", params![id, "x"])?;
+                            if id % 7 == 0 {
+                                return Err(DbError::new(DbErrorKind::Other, "refused by the job"));
+                            }
+                            Ok(id)
+                        });
+                        outcomes.push((id, r.is_ok()));
+                    }
+                    outcomes
+                })
+            })
+            .collect();
+        let mut expected_ok = 0;
+        for h in threads {
+            for (id, ok) in h.join().unwrap() {
+                assert_eq!(ok, id % 7 != 0, "job {id}");
+                expected_ok += i64::from(ok);
+            }
+        }
+        assert_eq!(count(&db), expected_ok, "{:?}", db.backend());
+        let refused = db
+            .read_blocking(|tx: &mut dyn Tx| tx.query_one("SELECT COUNT(*) FROM t WHERE id % 7 = 0", params![])?.i64(0))
+            .unwrap();
+        assert_eq!(refused, 0);
+        assert!(db.stats().write_batches.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    }
+}
+
+#[test]
+fn a_swallowed_statement_error_fails_the_job_on_both_backends() {
+    for db in testing::backends() {
+        make_table(&db);
+        db.write_blocking(|tx: &mut dyn Tx| tx.execute("INSERT INTO t (id, note) VALUES (1, 'a')", params![])).unwrap();
+        let r = db.write_blocking(|tx: &mut dyn Tx| {
+            tx.execute("INSERT INTO t (id, note) VALUES (2, 'b')", params![])?;
+            // A job that ignores a failed statement must not commit anything.
+            let dup = tx.execute("INSERT INTO t (id, note) VALUES (1, 'dup')", params![]);
+            assert!(dup.unwrap_err().is_unique_violation());
+            Ok::<_, DbError>(())
+        });
+        assert!(r.is_err(), "{:?}", db.backend());
+        assert_eq!(count(&db), 1);
+    }
+}
+
+#[test]
+fn values_round_trip_exactly() {
+    for db in testing::backends() {
+        make_table(&db);
+        let amount = Money::from_fen(-123_456_789_012);
+        let day = Date::parse("2026-02-28").unwrap();
+        db.write_blocking(move |tx: &mut dyn Tx| {
+            tx.execute(
+                "INSERT INTO t (id, note, amount_fen, d, b) VALUES ($1, $2, $3, $4, $5)",
+                params![i64::MAX, "医保 ✓ '引号'", amount, day, vec![0u8, 255, 1]],
+            )?;
+            tx.execute(
+                "INSERT INTO t (id, note, amount_fen, d, b) VALUES ($1, $2, $3, $4, $5)",
+                params![2_i64, "", None::<Money>, None::<Date>, None::<Vec<u8>>],
+            )
+        })
+        .unwrap();
+        let rows = db
+            .read_blocking(|tx: &mut dyn Tx| {
+                tx.query("SELECT id, note, amount_fen, d, b FROM t ORDER BY id", params![])
+            })
+            .unwrap();
+        assert_eq!(rows[0].i64(0).unwrap(), 2);
+        assert_eq!(rows[0].get::<Option<Money>>(2).unwrap(), None);
+        assert_eq!(rows[1].i64(0).unwrap(), i64::MAX);
+        assert_eq!(rows[1].text(1).unwrap(), "医保 ✓ '引号'");
+        assert_eq!(rows[1].money(2).unwrap(), amount);
+        assert_eq!(rows[1].date(3).unwrap(), day);
+        assert_eq!(rows[1].get::<Vec<u8>>(4).unwrap(), vec![0, 255, 1]);
+        let sum = db
+            .read_blocking(|tx: &mut dyn Tx| {
+                tx.query_one("SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM t", params![])?.money(0)
+            })
+            .unwrap();
+        assert_eq!(sum, amount);
+    }
+}
+
+#[test]
+fn readers_cannot_write() {
+    for db in testing::backends() {
+        make_table(&db);
+        let r = db.read_blocking(|tx: &mut dyn Tx| tx.execute("INSERT INTO t (id, note) VALUES (9, 'x')", params![]));
+        assert!(r.is_err(), "{:?}", db.backend());
+        assert_eq!(count(&db), 0);
+    }
+}
+
+#[test]
+fn migrations_apply_once() {
+    let path = std::env::temp_dir().join(format!("yibao-migrate-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let config = yibao_store::DbConfig::sqlite(&path, yibao_store::Synchronous::Off);
+    for _ in 0..2 {
+        let db = Db::open(&config).unwrap();
+        let n = db
+            .read_blocking(|tx: &mut dyn Tx| tx.query_one("SELECT COUNT(*) FROM schema_migration", params![])?.i64(0))
+            .unwrap();
+        assert_eq!(n, yibao_store::migrate::MIGRATIONS.len() as i64);
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.clone().into_os_string();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
+    if let Some(url) = testing::postgres_url() {
+        let schema = format!("yibao_migrate_{}", std::process::id());
+        let admin = |sql: String| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                postgres::Client::connect(&url, postgres::NoTls).unwrap().batch_execute(&sql).unwrap()
+            })
+            .join()
+            .unwrap()
+        };
+        admin(format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"));
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let config = yibao_store::DbConfig::postgres(format!("{url}{sep}options=-csearch_path%3D{schema}"));
+        for _ in 0..2 {
+            let db = Db::open(&config).unwrap();
+            let n = db
+                .read_blocking(|tx: &mut dyn Tx| {
+                    tx.query_one("SELECT COUNT(*) FROM schema_migration", params![])?.i64(0)
+                })
+                .unwrap();
+            assert_eq!(n, yibao_store::migrate::MIGRATIONS.len() as i64);
+        }
+        admin(format!("DROP SCHEMA {schema} CASCADE"));
+    }
+}
+
+#[test]
+fn settlement_records_round_trip_and_reverse_once() {
+    use yibao_domain::codes::{ClrType, ClrWay, Insutype, MedType, PsnType};
+    use yibao_store::settlement::{self, Amounts, SettlementRecord};
+    for db in testing::backends() {
+        let amounts = Amounts {
+            medfee_sumamt: Money::from_fen(10_000),
+            inscp_scp_amt: Money::from_fen(10_000),
+            hifp_pay: Money::from_fen(7_000),
+            fund_pay_sumamt: Money::from_fen(7_000),
+            psn_part_amt: Money::from_fen(3_000),
+            acct_pay: Money::from_fen(1_000),
+            psn_cash_pay: Money::from_fen(2_000),
+            balc: Money::from_fen(500),
+            ..Amounts::default()
+        };
+        amounts.check().unwrap();
+        let record = SettlementRecord {
+            setl_id: "S1".into(),
+            mdtrt_id: "M1".into(),
+            psn_no: "P1".into(),
+            insutype: Insutype::EmployeeBasic,
+            psn_type: PsnType::EmployeeActive,
+            med_type: MedType::GeneralOutpatient,
+            clr_type: ClrType::Outpatient,
+            clr_way: ClrWay::FeeForService,
+            insu_admdvs: yibao_domain::DivisionCode::parse("330200").unwrap(),
+            mdtrtarea_admvs: yibao_domain::DivisionCode::parse("330200").unwrap(),
+            fixmedins_code: yibao_domain::institution::InstitutionCode::parse("H33020300001").unwrap(),
+            medins_setl_id: "H33020300001202611220001".into(),
+            setl_time: yibao_domain::DateTime::parse("2026-11-22 10:00:00").unwrap(),
+            setl_date: Date::parse("2026-11-22").unwrap(),
+            scheme_year: 2026,
+            amounts,
+            pool_prop_selfpay: yibao_domain::Ratio::percent(70),
+            policy_id: 1,
+            setldetail: "[]".into(),
+            accumulator_delta: "{}".into(),
+            reversal_of: None,
+            reversed_by: None,
+            msgid: "msg".into(),
+        };
+        let reversal = SettlementRecord {
+            setl_id: "S2".into(),
+            amounts: amounts.negated(Money::from_fen(1_500)),
+            reversal_of: Some("S1".into()),
+            ..record.clone()
+        };
+        reversal.amounts.check().unwrap();
+        let (r1, r2) = (record.clone(), reversal.clone());
+        let first = db
+            .write_blocking(move |tx: &mut dyn Tx| {
+                settlement::insert(tx, &r1, 1)?;
+                settlement::insert(tx, &r2, 2)?;
+                let a = settlement::mark_reversed(tx, "S1", "S2")?;
+                let b = settlement::mark_reversed(tx, "S1", "S2")?;
+                Ok::<_, DbError>((a, b))
+            })
+            .unwrap();
+        assert_eq!(first, (true, false), "a settlement is reversed once");
+        let back = db.read_blocking(|tx: &mut dyn Tx| settlement::of_visit(tx, "M1")).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[0], SettlementRecord { reversed_by: Some("S2".into()), ..record });
+        assert_eq!(back[1], reversal);
+        let net: i64 = back.iter().map(|s| s.amounts.hifp_pay.fen()).sum();
+        assert_eq!(net, 0);
+    }
+}
