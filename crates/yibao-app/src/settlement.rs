@@ -610,7 +610,6 @@ fn setlinfo_json(
     // Fields some clients read under other names, or that provinces add;
     // sent so that every known client finds what it looks for.
     let extra = json!({
-        "setl_id": setl_id,
         "cashPayamt": amounts.psn_cash_pay,
         "psn_pay": amounts.psn_part_amt,
         "inscp_amt": amounts.inscp_scp_amt,
@@ -634,6 +633,9 @@ fn setlinfo_json(
     for (k, v) in extra.as_object().expect("object") {
         info[k] = v.clone();
     }
+    // A pre-settlement (2206) settles nothing: its setl_id is null, as in
+    // the real 2206 answers we compare against (never a made-up id).
+    info["setl_id"] = json!(setl_id);
     info
 }
 

@@ -118,7 +118,7 @@ backend_tests! {
         let pre = his.ok("2206", settle_data.clone()).await;
         let info = &pre["setlinfo"];
         assert_eq!(m(&info["medfee_sumamt"]), total);
-        assert!(info.get("setl_id").is_none());
+        assert!(info["setl_id"].is_null(), "a pre-settlement settles nothing: {info}");
 
         // 2207, then the same message again: the same answer, one settlement.
         let msgid = his.msgid();
