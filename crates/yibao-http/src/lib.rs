@@ -35,6 +35,9 @@ use crate::error::error_response;
 /// Largest request body accepted (a national-interface fee upload with a
 /// few thousand lines fits comfortably).
 pub const REQUEST_BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// Largest national-interface body: a 9101 upload of the largest detail file,
+/// Base64-encoded, with room for the envelope.
+pub const FSI_BODY_BYTES_MAX: usize = 12 * 1024 * 1024;
 /// A request that takes longer than this is cut off.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -138,8 +141,15 @@ pub fn router(app: App) -> Router {
         .route("/health", get(system::health))
         .route("/metrics", get(system::metrics))
         .nest("/api/v1", api)
-        .route("/fsi/api/rsfComIfsService/callService", post(fsi::call_service))
-        .route("/fsi/api/rsfComIfsService/callService/{infno}", post(fsi::call_service_with_infno))
+        // 9101 carries a detail file: a larger body than other calls.
+        .route(
+            "/fsi/api/rsfComIfsService/callService",
+            post(fsi::call_service).layer(DefaultBodyLimit::max(FSI_BODY_BYTES_MAX)),
+        )
+        .route(
+            "/fsi/api/rsfComIfsService/callService/{infno}",
+            post(fsi::call_service_with_infno).layer(DefaultBodyLimit::max(FSI_BODY_BYTES_MAX)),
+        )
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe::middleware))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))

@@ -69,6 +69,76 @@ fn lines(mdtrt_id: &str, batch: &str, serials: &[&str]) -> Value {
     )
 }
 
+/// The ledger's trial balance over every region: it must balance after every step.
+async fn assert_ledger_balanced(app: &App, step: &str) {
+    let tb = app.db.read(|tx: &mut dyn yibao_store::Tx| yibao_app::fund::trial_balance_in(tx, "", None)).await.unwrap();
+    assert!(tb.balanced && tb.entries_unbalanced == 0, "ledger unbalanced after {step}: {}", tb.difference);
+    assert_eq!(tb.debit_total, tb.credit_total, "after {step}");
+}
+
+/// The balance of one ledger account (region, account code, sub), on its normal side.
+async fn ledger(app: &App, region: &'static str, account: &'static str, sub: String) -> String {
+    let tb = app.db.read(|tx: &mut dyn yibao_store::Tx| yibao_app::fund::trial_balance_in(tx, "", None)).await.unwrap();
+    let total: yibao_domain::Money = tb
+        .accounts
+        .iter()
+        .filter(|a| a.region.as_str() == region && a.account.code() == account && a.sub == sub)
+        .map(|a| a.balance)
+        .sum();
+    total.to_string()
+}
+
+async fn account_balance(app: &App, psn_no: &str) -> String {
+    let psn = psn_no.to_owned();
+    app.db.read(move |tx: &mut dyn yibao_store::Tx| yibao_app::account::balance(tx, &psn)).await.unwrap().to_string()
+}
+
+/// An employee (职工在职) of the demo region with money in the personal account.
+async fn employee_with_account(app: &App) -> (String, String) {
+    app.db
+        .read(|tx: &mut dyn yibao_store::Tx| {
+            let r = tx.query_one(
+                "SELECT p.psn_no, p.certno FROM person p JOIN enrollment e ON e.psn_no = p.psn_no \
+                 JOIN account a ON a.psn_no = p.psn_no \
+                 WHERE e.insutype = '310' AND e.psn_type = '1101' AND e.status = 'active' AND a.balance_fen >= 10000 \
+                 ORDER BY p.psn_no LIMIT 1",
+                yibao_store::params![],
+            )?;
+            Ok::<_, yibao_store::DbError>((r.text(0)?, r.text(1)?))
+        })
+        .await
+        .unwrap()
+}
+
+fn yuan(v: &Value) -> yibao_domain::Money {
+    yibao_domain::Money::parse_yuan(&v.to_string()).unwrap()
+}
+
+/// Registers an outpatient visit, uploads three lines and returns (mdtrt_id, settle input).
+async fn outpatient_visit(
+    his: &His<'_>,
+    psn_no: &str,
+    certno: &str,
+    insutype: &str,
+    med_type: &str,
+) -> (String, Value) {
+    let reg = his.ok("2201", json!({"data": {"psn_no": psn_no, "insutype": insutype, "begntime": "2026-11-22 09:35:00",
+        "mdtrt_cert_type": "02", "mdtrt_cert_no": certno, "ipt_otp_no": format!("MZ{}", &his.msgid()[20..]), "atddr_no": "D01",
+        "dr_name": "医生甲", "dept_code": "01", "dept_name": "内科", "caty": "A03"}})).await;
+    let mdtrt_id = reg["data"]["mdtrt_id"].as_str().unwrap().to_owned();
+    his.ok(
+        "2203",
+        json!({"mdtrtinfo": {"mdtrt_id": mdtrt_id, "psn_no": psn_no, "med_type": med_type,
+        "begntime": "2026-11-22 09:35:00"}, "diseinfo": []}),
+    )
+    .await;
+    his.ok("2204", json!({"feedetail": lines(&mdtrt_id, "B1", &["1", "2", "3"])})).await;
+    let settle = json!({"data": {"psn_no": psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": certno,
+        "med_type": med_type, "medfee_sumamt": "120.00", "psn_setlway": "01", "mdtrt_id": mdtrt_id,
+        "insutype": insutype, "acct_used_flag": "0"}});
+    (mdtrt_id, settle)
+}
+
 backend_tests! {
     async fn outpatient_flow_with_idempotency_cancel_and_reversal(app: App) {
         let s = TestServer::start(app.clone()).await;
@@ -266,6 +336,220 @@ backend_tests! {
         let mut hospital = His::new(&s, "H33020300001");
         hospital.sign_in().await;
         assert!(hospital.err("2101", json!({"data": data, "feedetail": lines})).await.contains("零售药店"));
+    }
+
+    async fn employee_account_payment_and_reversal(app: App) {
+        let s = TestServer::start(app.clone()).await;
+        let (psn_no, certno) = employee_with_account(&app).await;
+        let mut his = His::new(&s, "H33020300001");
+        his.sign_in().await;
+        let info = his.ok("1101", json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": certno}})).await;
+        let before = account_balance(&app, &psn_no).await;
+        assert_eq!(m(&info["insuinfo"][0]["balc"]), before, "1101 shows the account balance");
+        assert_ledger_balanced(&app, "start").await;
+
+        let (mdtrt_id, mut settle) = outpatient_visit(&his, &psn_no, &certno, "310", "11").await;
+        settle["data"]["acct_used_flag"] = json!("1");
+        let out = his.ok("2207", settle.clone()).await;
+        let info = &out["setlinfo"];
+        let acct_pay = yuan(&info["acct_pay"]);
+        assert!(acct_pay.fen() > 0, "the account pays the personal part: {info}");
+        // Parts: funds + account + cash = total, and the account paid no more than the personal part.
+        assert_eq!(yuan(&info["fund_pay_sumamt"]) + acct_pay + yuan(&info["psn_cash_pay"]), yuan(&info["medfee_sumamt"]));
+        assert!(acct_pay <= yuan(&info["psn_part_amt"]));
+        let after = account_balance(&app, &psn_no).await;
+        let expected = yibao_domain::Money::parse_yuan(&before).unwrap() - acct_pay;
+        assert_eq!(after, expected.to_string(), "account debited by acct_pay");
+        assert_eq!(m(&info["balc"]), after, "setlinfo.balc is the balance after settlement");
+        assert_ledger_balanced(&app, "2207 with account").await;
+        // The account fund owes the institution what the account paid.
+        let owed = ledger(&app, "330200", "2101", "H33020300001".to_owned()).await;
+        assert_eq!(yibao_domain::Money::parse_yuan(&owed).unwrap(), yuan(&info["fund_pay_sumamt"]) + acct_pay);
+
+        // 2208 restores the account to the fen and reverses the postings.
+        let setl_id = info["setl_id"].as_str().unwrap().to_owned();
+        let cancel = his.ok("2208", json!({"data": {"setl_id": setl_id, "mdtrt_id": mdtrt_id, "psn_no": psn_no}})).await;
+        assert_eq!(yuan(&cancel["setlinfo"]["acct_pay"]), -acct_pay);
+        assert_eq!(account_balance(&app, &psn_no).await, before);
+        assert_eq!(ledger(&app, "330200", "2101", "H33020300001".to_owned()).await, "0.00");
+        assert_ledger_balanced(&app, "2208").await;
+        // Settling again after the reversal debits again (a new settlement, not a replay).
+        let again = his.ok("2207", settle.clone()).await;
+        assert_eq!(yuan(&again["setlinfo"]["acct_pay"]), acct_pay);
+        assert_eq!(account_balance(&app, &psn_no).await, after);
+        // 2601 reverses it by message id as well.
+        let msgid = his.msgid();
+        his.ok("2208", json!({"data": {"setl_id": again["setlinfo"]["setl_id"], "mdtrt_id": mdtrt_id, "psn_no": psn_no}})).await;
+        let third = his.send(&his.envelope("2207", &msgid, settle.clone())).await;
+        assert_eq!(third["infcode"], 0, "{third}");
+        assert_eq!(account_balance(&app, &psn_no).await, after);
+        his.ok("2601", json!({"data": {"psn_no": psn_no, "omsgid": msgid, "oinfno": "2207"}})).await;
+        assert_eq!(account_balance(&app, &psn_no).await, before);
+        assert_ledger_balanced(&app, "2601").await;
+    }
+
+    async fn cross_region_care_applies_insured_policy_and_clears_between_regions(app: App) {
+        let s = TestServer::start(app.clone()).await;
+        // A designated hospital in 杭州 (another pooling region of the same node).
+        let admin = s.login("admin").await;
+        let r = s.post("/api/v1/institutions", Some(&admin), &json!({"name": "杭州演示人民医院", "kind": "hospital",
+            "hosp_lv": "02", "admdvs": "330106", "address": "杭州市西湖区演示路1号"})).await;
+        assert_eq!(r.status, hyper::StatusCode::CREATED, "{}", r.text());
+        let hz = r.json()["code"].as_str().unwrap().to_owned();
+        let r = s.post(&format!("/api/v1/institutions/{hz}/agreements"), Some(&admin),
+            &json!({"begin_date": "2026-01-01", "end_date": "2027-12-31"})).await;
+        assert_eq!(r.status, hyper::StatusCode::OK, "{}", r.text());
+
+        let (psn_no, certno) = person(&app, "390", "1501").await;
+        // The same care at home (宁波 三甲) and away (杭州 三甲, not filed, then as an emergency).
+        let mut home = His::new(&s, "H33020300001");
+        home.sign_in().await;
+        let (_, settle_home) = outpatient_visit(&home, &psn_no, &certno, "390", "11").await;
+        let at_home = home.ok("2206", settle_home).await["setlinfo"].clone();
+        assert_eq!(at_home["clr_optins"], "330200");
+
+        let mut away = His::new(&s, &hz);
+        // 就医地医保区划 is the treating pooling region (杭州市), as real HIS send it.
+        away.mdtrtarea_admvs = "330100".into();
+        away.sign_in().await;
+        let (_, settle) = outpatient_visit(&away, &psn_no, &certno, "390", "11").await;
+        let pre = away.ok("2206", settle).await["setlinfo"].clone();
+        assert_eq!(pre["insu_admdvs"], "330200", "the insured region is recorded");
+        assert_eq!(pre["clr_optins"], "330100", "the treating region clears it");
+        // 就医地目录: the service item is listed in 宁波 but not in 杭州's catalogue.
+        assert_eq!(m(&at_home["fulamt_ownpay_amt"]), "0.00");
+        assert_eq!(m(&pre["fulamt_ownpay_amt"]), "30.00");
+        // 参保地政策, unfiled: 40 % of the in-scope cost is paid first (10 % of the 乙 drug at home).
+        assert_eq!(m(&at_home["preselfpay_amt"]), "4.00");
+        assert_eq!(m(&pre["preselfpay_amt"]), "36.00", "40 % of the 90.00 in scope: {pre}");
+
+        // An admission away, large enough for the fund to pay: postings between regions.
+        let adm = away.ok("2401", json!({"mdtrtinfo": {"psn_no": psn_no, "insutype": "390", "begntime": "2026-11-20 08:00:00",
+            "mdtrt_cert_type": "02", "mdtrt_cert_no": certno, "med_type": "21", "ipt_no": "ZY0001"}, "diseinfo": []})).await;
+        let mdtrt_id = adm["result"]["mdtrt_id"].as_str().unwrap().to_owned();
+        let big = |sn: &str| json!({"feedetl_sn": sn, "mdtrt_id": mdtrt_id, "psn_no": psn_no, "med_type": "21",
+            "fee_ocur_time": "2026-11-21 10:00:00", "med_list_codg": "YP2024-X-0632-01", "medins_list_codg": "H1",
+            "det_item_fee_sumamt": "5000.00", "cnt": "400", "pric": "12.50"});
+        away.ok("2301", json!({"feedetail": [big("A1"), big("A2")]})).await;
+        away.ok("2402", json!({"dscginfo": {"mdtrt_id": mdtrt_id, "psn_no": psn_no, "insutype": "390",
+            "endtime": "2026-11-22 09:00:00", "dscg_way": "1"}, "diseinfo": []})).await;
+        let settle = json!({"data": {"psn_no": psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": certno,
+            "medfee_sumamt": "10000.00", "psn_setlway": "01", "mdtrt_id": mdtrt_id, "insutype": "390", "acct_used_flag": "0"}});
+        let info = away.ok("2304", settle).await["setlinfo"].clone();
+        // 宁波 居民 三级, deductible 1200, 40 % unfiled 先行自付: (10000 × 60 % − 1200) × 70 % = 3360.
+        assert_eq!(m(&info["preselfpay_amt"]), "4000.00", "{info}");
+        assert_eq!(m(&info["hifp_pay"]), "3360.00", "{info}");
+        assert_eq!(yuan(&info["fund_pay_sumamt"]) + yuan(&info["psn_part_amt"]), yuan(&info["medfee_sumamt"]));
+        assert_ledger_balanced(&app, "cross-region 2304").await;
+        // The insured region owes the treating region; the treating region owes its hospital.
+        let fund = yuan(&info["fund_pay_sumamt"]).to_string();
+        assert_eq!(ledger(&app, "330200", "2201", "330100".to_owned()).await, fund);
+        assert_eq!(ledger(&app, "330100", "1201", "330200".to_owned()).await, fund);
+        assert_eq!(ledger(&app, "330100", "2101", hz.clone()).await, fund);
+
+        // An emergency away counts as filed: the filed 先行自付 (10 %) applies.
+        let (_, emergency) = outpatient_visit(&away, &psn_no, &certno, "390", "13").await;
+        let e = away.ok("2206", emergency).await["setlinfo"].clone();
+        assert_eq!(m(&e["preselfpay_amt"]), "9.00", "10 % of the 90.00 in scope: {e}");
+
+        // Cancelling clears the inter-region balances exactly.
+        let setl_id = info["setl_id"].as_str().unwrap().to_owned();
+        away.ok("2305", json!({"data": {"setl_id": setl_id, "mdtrt_id": mdtrt_id, "psn_no": psn_no}})).await;
+        assert_eq!(ledger(&app, "330200", "2201", "330100".to_owned()).await, "0.00");
+        assert_eq!(ledger(&app, "330100", "1201", "330200".to_owned()).await, "0.00");
+        assert_ledger_balanced(&app, "cross-region 2208").await;
+    }
+
+    async fn reconciliation_by_3201_and_3202(app: App) {
+        let s = TestServer::start(app.clone()).await;
+        let (psn_no, certno) = person(&app, "390", "1501").await;
+        let mut his = His::new(&s, "H33020300001");
+        his.sign_in().await;
+        // Two settlements, one of them cancelled: three rows on the platform.
+        let mut rows = Vec::new();
+        for _ in 0..2 {
+            let (mdtrt_id, settle) = outpatient_visit(&his, &psn_no, &certno, "390", "11").await;
+            let out = his.ok("2207", settle).await;
+            rows.push((mdtrt_id, out["setlinfo"].clone()));
+        }
+        let (mdtrt_id, first) = rows[0].clone();
+        let cancel = his.ok("2208", json!({"data": {"setl_id": first["setl_id"], "mdtrt_id": mdtrt_id, "psn_no": psn_no}})).await;
+        let second = rows[1].1.clone();
+        let records = [(&first, false), (&second, false), (&cancel["setlinfo"], true)];
+        let sum = |k: &str| records.iter().map(|(r, _)| yuan(&r[k])).sum::<yibao_domain::Money>();
+        let totals = |medfee: yibao_domain::Money, cnt: usize| json!({"data": {"insutype": "390", "clr_type": "11",
+            "setl_optins": "330200", "stmt_begndate": "2026-11-01", "stmt_enddate": "2026-11-30",
+            "medfee_sumamt": medfee.to_string(), "fund_pay_sumamt": sum("fund_pay_sumamt").to_string(),
+            "acct_pay": sum("acct_pay").to_string(), "fixmedins_setl_cnt": cnt, "refd_setl_flag": "0"}});
+        // 3201: the institution's totals match; a wrong count does not.
+        let ok = his.ok("3201", totals(sum("medfee_sumamt"), 3)).await;
+        assert_eq!(ok["stmtinfo"]["stmt_rslt"], "0", "{ok}");
+        assert_eq!(ok["stmtinfo"]["setl_optins"], "330200");
+        let bad = his.ok("3201", totals(sum("medfee_sumamt"), 2)).await;
+        assert_eq!(bad["stmtinfo"]["stmt_rslt"], "1");
+        assert!(bad["stmtinfo"]["stmt_rslt_dscr"].as_str().unwrap().contains("不符"), "{bad}");
+        assert!(his.err("3201", json!({"data": {"insutype": "390", "clr_type": "11", "setl_optins": "330200",
+            "stmt_begndate": "2026-11-30", "stmt_enddate": "2026-11-01", "medfee_sumamt": "0", "fund_pay_sumamt": "0",
+            "acct_pay": "0", "fixmedins_setl_cnt": 0}})).await.contains("stmt_enddate"));
+
+        // 3202: the detail file goes up with 9101 (multipart, as clients send it) …
+        let mut file = String::from("setl_id\tmdtrt_id\tpsn_no\tmedfee_sumamt\tfund_pay_sumamt\tacct_pay\trefd_setl_flag\n");
+        for (r, reversal) in &records {
+            file.push_str(&format!("{}\t{}\t{}\t{}\t{}\t{}\t{}\n", r["setl_id"].as_str().unwrap(), r["mdtrt_id"].as_str().unwrap(),
+                psn_no, yuan(&r["medfee_sumamt"]), yuan(&r["fund_pay_sumamt"]), yuan(&r["acct_pay"]), if *reversal { 1 } else { 0 }));
+        }
+        let upload = |content: &str| {
+            let envelope = his.envelope("9101", &his.msgid(), json!({"fsUploadIn": {"filename": "dz.txt",
+                "fixmedins_code": "H33020300001"}}));
+            let boundary = "----yibaoTestBoundary";
+            let body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"jsonStr\"\r\n\r\n{envelope}\r\n\
+                --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"dz.txt\"\r\n\
+                Content-Type: application/octet-stream\r\n\r\n{content}\r\n--{boundary}--\r\n");
+            (format!("multipart/form-data; boundary={boundary}"), body.into_bytes())
+        };
+        let (ct, body) = upload(&file);
+        let up = s.request(hyper::Method::POST, common::fsi::PATH, None, Some((ct.as_str(), body))).await.json();
+        assert_eq!(up["infcode"], 0, "{up}");
+        let file_no = up["output"]["file_qury_no"].as_str().unwrap().to_owned();
+        let details = |file_no: &str, medfee: yibao_domain::Money, cnt: usize| json!({"data": {"setl_optins": "330200",
+            "file_qury_no": file_no, "stmt_begndate": "2026-11-01", "stmt_enddate": "2026-11-30",
+            "medfee_sumamt": medfee.to_string(), "fund_pay_sumamt": sum("fund_pay_sumamt").to_string(),
+            "cash_payamt": sum("psn_cash_pay").to_string(), "fixmedins_setl_cnt": cnt, "refd_setl_flag": "1"}});
+        // … and matches; the result file is fetched with 9102.
+        let r = his.ok("3202", details(&file_no, sum("medfee_sumamt"), 3)).await;
+        assert_eq!(r["stmtinfo"]["stmt_rslt"], "0", "{r}");
+        let result_no = r["fileinfo"]["file_qury_no"].as_str().unwrap().to_owned();
+        assert!(r["fileinfo"]["dld_endtime"].as_str().unwrap().starts_with("2026-") || r["fileinfo"]["dld_endtime"].is_string());
+        let dl = his.envelope("9102", &his.msgid(), json!({"fsDownloadIn": {"file_qury_no": result_no, "filename": "x",
+            "fixmedins_code": "H33020300001"}}));
+        let got = his.send_raw(&dl).await;
+        assert!(got.text().contains("对账相符"), "{}", got.text());
+        // The message's totals must agree with its own file.
+        let e = his.err("3202", details(&file_no, sum("medfee_sumamt"), 2)).await;
+        assert!(e.contains("fixmedins_setl_cnt"), "{e}");
+        // A file missing the reversal row: one difference, listed in the result file.
+        let short: String = file.lines().take(3).map(|l| format!("{l}\n")).collect();
+        let short_medfee = yuan(&first["medfee_sumamt"]) + yuan(&second["medfee_sumamt"]);
+        let (ct, body) = upload(&short);
+        let up = s.request(hyper::Method::POST, common::fsi::PATH, None, Some((ct.as_str(), body))).await.json();
+        let short_no = up["output"]["file_qury_no"].as_str().unwrap().to_owned();
+        let mut input = details(&short_no, short_medfee, 2);
+        input["data"]["fund_pay_sumamt"] = json!((yuan(&first["fund_pay_sumamt"]) + yuan(&second["fund_pay_sumamt"])).to_string());
+        let r = his.ok("3202", input).await;
+        assert_eq!(r["stmtinfo"]["stmt_rslt"], "1", "{r}");
+        let dl = his.envelope("9102", &his.msgid(), json!({"fsDownloadIn": {"file_qury_no": r["fileinfo"]["file_qury_no"],
+            "filename": "x", "fixmedins_code": "H33020300001"}}));
+        let text = his.send_raw(&dl).await.text();
+        assert!(text.contains(cancel["setlinfo"]["setl_id"].as_str().unwrap()), "{text}");
+        // A malformed file is refused with the line named; another institution cannot use the file.
+        let (ct, body) = upload("S1\tM1\tP1\t1.234\t0\t0\t0\n");
+        let up = s.request(hyper::Method::POST, common::fsi::PATH, None, Some((ct.as_str(), body))).await.json();
+        let bad_no = up["output"]["file_qury_no"].as_str().unwrap().to_owned();
+        let e = his.err("3202", details(&bad_no, sum("medfee_sumamt"), 1)).await;
+        assert!(e.contains("第1行") && e.contains("medfee_sumamt"), "{e}");
+        let mut other = His::new(&s, "H33020300002");
+        other.sign_in().await;
+        assert!(other.err("3202", details(&file_no, sum("medfee_sumamt"), 3)).await.contains("不属于本机构"));
     }
 
     async fn envelope_errors_are_precise_and_change_nothing(app: App) {

@@ -300,3 +300,136 @@ pub async fn details(app: &App, ctx: &Ctx, input: DetailsInput) -> AppResult<Rec
         staff_scope(ctx, input.fixmedins_code, input.begin_date, input.end_date, input.insutype, input.clr_type)?;
     app.db.read(move |tx: &mut dyn Tx| reconcile_details(tx, &scope, &input.details)).await
 }
+
+// ---------------------------------------------------------------------------
+// The detail file of 3202 (uploaded with 9101) and its result file
+
+/// Bytes of one detail file (9101 upload): 8 MiB holds the row limit at
+/// about 80 bytes a row.
+pub const DETAIL_FILE_BYTES_MAX: usize = 8 * 1024 * 1024;
+/// Errors reported for one file before giving up.
+const FILE_ERRORS_MAX: usize = 20;
+
+/// Parses the detail file an institution uploads for 3202 (对明细账).
+///
+/// Format (national convention): UTF-8 text (a BOM is skipped), one
+/// settlement per line, fields separated by tabs (commas are accepted too):
+/// `setl_id, mdtrt_id, psn_no, medfee_sumamt, fund_pay_sumamt, acct_pay,
+/// refd_setl_flag`. Amounts in yuan with at most 2 decimals, the flag `0`
+/// (settlement) or `1` (退费/冲正). A first line naming the columns is
+/// skipped; blank lines are skipped. Each error names the line and the field.
+pub fn parse_detail_file(bytes: &[u8]) -> AppResult<Vec<SubmittedDetail>> {
+    if bytes.len() > DETAIL_FILE_BYTES_MAX {
+        return Err(AppError::invalid("file", format!("明细文件超过{}MB", DETAIL_FILE_BYTES_MAX / 1024 / 1024)));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| AppError::invalid("file", "明细文件应为UTF-8编码的文本"))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    const COLUMNS: [&str; 7] =
+        ["setl_id", "mdtrt_id", "psn_no", "medfee_sumamt", "fund_pay_sumamt", "acct_pay", "refd_setl_flag"];
+    let mut rows = Vec::new();
+    let mut errors: Vec<FieldError> = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line_no = index + 1;
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> =
+            if line.contains('\t') { line.split('\t') } else { line.split(',') }.map(str::trim).collect();
+        if rows.is_empty() && errors.is_empty() && fields.first() == Some(&"setl_id") {
+            continue; // the header line
+        }
+        let field = |name: &str| format!("file:第{line_no}行.{name}");
+        if fields.len() != COLUMNS.len() {
+            errors.push(FieldError::new(
+                format!("file:第{line_no}行"),
+                format!("应有{}列（{}），实有{}列", COLUMNS.len(), COLUMNS.join("、"), fields.len()),
+            ));
+        } else {
+            let setl_id = fields[0];
+            let n = setl_id.chars().count();
+            if n == 0 || n > 64 {
+                errors.push(FieldError::new(field("setl_id"), "结算编号应为1至64个字符"));
+            }
+            let mut amount = |i: usize| match Money::parse_yuan(fields[i]) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    errors.push(FieldError::new(field(COLUMNS[i]), e.reason));
+                    None
+                }
+            };
+            let (medfee, fund, acct) = (amount(3), amount(4), amount(5));
+            let reversal = match fields[6] {
+                "0" => Some(false),
+                "1" => Some(true),
+                other => {
+                    errors.push(FieldError::new(field("refd_setl_flag"), format!("应为0或1，收到“{other}”")));
+                    None
+                }
+            };
+            if let (Some(medfee_sumamt), Some(fund_pay_sumamt), Some(acct_pay), Some(reversal)) =
+                (medfee, fund, acct, reversal)
+            {
+                rows.push(SubmittedDetail {
+                    setl_id: setl_id.to_owned(),
+                    medfee_sumamt,
+                    fund_pay_sumamt,
+                    acct_pay,
+                    reversal,
+                });
+            }
+        }
+        if errors.len() >= FILE_ERRORS_MAX {
+            break;
+        }
+        if rows.len() > RECONCILE_DETAILS_MAX {
+            return Err(AppError::invalid("file", format!("明细最多{RECONCILE_DETAILS_MAX}条，请缩短对账期间")));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Invalid(errors));
+    }
+    Ok(rows)
+}
+
+/// The sums of a detail list: (count, medfee_sumamt, fund_pay_sumamt, acct_pay).
+pub fn detail_sums(rows: &[SubmittedDetail]) -> AppResult<Totals> {
+    let mut t = Totals::default();
+    for r in rows {
+        t.count += 1;
+        t.medfee_sumamt = t.medfee_sumamt.checked_add(r.medfee_sumamt).ok_or_else(overflow)?;
+        t.fund_pay_sumamt = t.fund_pay_sumamt.checked_add(r.fund_pay_sumamt).ok_or_else(overflow)?;
+        t.acct_pay = t.acct_pay.checked_add(r.acct_pay).ok_or_else(overflow)?;
+    }
+    Ok(t)
+}
+
+fn overflow() -> AppError {
+    AppError::invalid("file", "金额合计超出范围")
+}
+
+/// The result file of 3202: a header line, then one line per difference
+/// (tab-separated: setl_id, kind, field, platform, institution, 说明).
+/// A matched reconciliation gives the header and a closing summary line.
+pub fn result_file(r: &Reconciliation) -> Vec<u8> {
+    let mut out = String::from("setl_id\tdiff_type\tfield\tplatform\tinstitution\tdscr\n");
+    for d in &r.differences {
+        let kind = match d.kind {
+            rules::DifferenceKind::MissingAtInstitution => "1",
+            rules::DifferenceKind::MissingOnPlatform => "2",
+            rules::DifferenceKind::AmountDiffers => "3",
+            rules::DifferenceKind::ReversalFlagDiffers => "4",
+        };
+        let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
+        out.push_str(&format!(
+            "{}\t{kind}\t{}\t{}\t{}\t{}\n",
+            clean(&d.key),
+            clean(&d.field),
+            clean(&d.platform),
+            clean(&d.institution),
+            clean(&d.description)
+        ));
+    }
+    out.push_str(&format!("#\t{}\n", r.summary));
+    out.into_bytes()
+}

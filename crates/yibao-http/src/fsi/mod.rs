@@ -9,6 +9,7 @@
 //! sign-in, effects for 冲正).
 
 pub mod envelope;
+mod reconcile;
 mod transactions;
 mod transactions_query;
 
@@ -149,9 +150,16 @@ async fn handle(
     let result = async {
         let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-        if !(mime.is_empty() || mime == "application/json" || mime == "text/plain") {
-            return Err(AppError::invalid("Content-Type", format!("应为 application/json 或 text/plain，收到 {mime}")));
-        }
+        let body = if mime == "multipart/form-data" {
+            multipart_envelope(content_type, body.clone()).await?
+        } else if mime.is_empty() || mime == "application/json" || mime == "text/plain" {
+            body.clone() // cheap: a reference count
+        } else {
+            return Err(AppError::invalid(
+                "Content-Type",
+                format!("应为 application/json、text/plain 或 multipart/form-data（9101），收到 {mime}"),
+            ));
+        };
         let (envelope, infno, message) = parse_request(&body, path_infno.as_deref())?;
         tracing::debug!(infno, msgid = %envelope.msgid, peer = %peer.ip(), "national interface message");
         transactions::execute(&state, &infno, envelope, message, received_ms).await
@@ -178,6 +186,43 @@ async fn handle(
             failure(received_ms, &node, &e)
         }
     }
+}
+
+/// A 9101 upload sent as `multipart/form-data`: the part `jsonStr` holds the
+/// envelope and the part `file` the bytes, which are put into the envelope
+/// as `input.fsUploadIn.in` (Base64), the form JSON clients send. So one
+/// parser serves both forms.
+async fn multipart_envelope(content_type: &str, body: Bytes) -> Result<Bytes, AppError> {
+    use base64::Engine as _;
+    let boundary = multer::parse_boundary(content_type)
+        .map_err(|_| AppError::invalid("Content-Type", "multipart/form-data 缺少 boundary"))?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let mut form = multer::Multipart::new(stream, boundary);
+    let (mut json, mut file) = (None, None);
+    while let Some(field) =
+        form.next_field().await.map_err(|e| AppError::invalid("", format!("multipart 报文无法解析：{e}")))?
+    {
+        let name = field.name().unwrap_or("").to_owned();
+        let bytes = field.bytes().await.map_err(|e| AppError::invalid(&name, format!("无法读取：{e}")))?;
+        match name.as_str() {
+            "jsonStr" => json = Some(bytes),
+            "file" => file = Some(bytes),
+            _ => {} // unknown parts are ignored, like unknown keys
+        }
+    }
+    let json = json.ok_or_else(|| AppError::invalid("jsonStr", "multipart 报文缺少 jsonStr 部分"))?;
+    let Some(file) = file else { return Ok(json) };
+    let mut envelope: Value = serde_json::from_slice(&json)
+        .map_err(|e| AppError::invalid("jsonStr", format!("不是有效的JSON：第{}行第{}列", e.line(), e.column())))?;
+    let Some(input) = envelope.get_mut("input").and_then(Value::as_object_mut) else {
+        return Err(AppError::invalid("input", "不能为空"));
+    };
+    let upload = input.entry("fsUploadIn").or_insert_with(|| serde_json::json!({}));
+    let Some(upload) = upload.as_object_mut() else {
+        return Err(AppError::invalid("input.fsUploadIn", "应为对象"));
+    };
+    upload.insert("in".to_owned(), Value::String(base64::engine::general_purpose::STANDARD.encode(&file)));
+    Ok(Bytes::from(envelope.to_string()))
 }
 
 /// Parses a whole request: the envelope and the transaction's input. Pure

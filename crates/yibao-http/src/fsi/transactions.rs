@@ -25,7 +25,7 @@ pub const SUPPORTED: &[&str] = &[
     "9001", "9002", "1101", "2201", "2202", "2203", "2204", "2205", "2206", "2207", "2208", "2401", "2402", "2403",
     "2404", "2405", "2301", "2302", "2303", "2304", "2305", "2101", "2102", "2103", "2601", "5203", "5206", "1301",
     "1302", "1303", "1304", "1305", "1306", "1307", "1308", "1309", "1310", "1311", "1312", "1313", "1314", "1315",
-    "1316", "1317", "1318", "1319", "1320", "1321", "1901", "9102", "3101", "3102", "3103",
+    "1316", "1317", "1318", "1319", "1320", "1321", "1901", "9101", "9102", "3101", "3102", "3103", "3201", "3202",
 ];
 
 #[derive(Clone, Debug, Deserialize)]
@@ -122,6 +122,12 @@ pub enum Message {
         ver: String,
     },
     RiskCheck(RiskRequest),
+    /// 3201 对总账.
+    ReconcileTotals(super::reconcile::TotalsIn),
+    /// 3202 对明细账.
+    ReconcileDetails(super::reconcile::DetailsIn),
+    /// 9101 文件上传.
+    UploadFile(super::reconcile::UploadIn),
     /// 3103: the HIS reports how it handled warnings; acknowledged.
     Feedback,
 }
@@ -255,6 +261,9 @@ pub fn parse(infno: &str, input: &Value) -> AppResult<Message> {
             Message::Download { file_qury_no: d.file_qury_no }
         }
         "3101" | "3102" => Message::RiskCheck(node(input, "data")?),
+        "3201" => Message::ReconcileTotals(node(input, "data")?),
+        "3202" => Message::ReconcileDetails(node(input, "data")?),
+        "9101" => Message::UploadFile(node(input, "fsUploadIn")?),
         "3103" => {
             if !input.get("data").is_some_and(Value::is_object) {
                 return Err(AppError::invalid("input.data", "不能为空"));
@@ -416,6 +425,9 @@ pub async fn execute(
             let catalog = app.catalog.view(app).await?;
             read(app, ctx, move |tx, ctx| yibao_app::risk::check(tx, ctx, &rules, &catalog, &request)).await
         }
+        Message::ReconcileTotals(d) => read(app, ctx, move |tx, ctx| super::reconcile::totals(tx, ctx, &d)).await,
+        Message::ReconcileDetails(d) => super::reconcile::details(app, ctx, d).await,
+        Message::UploadFile(u) => super::reconcile::upload(app, ctx, u).await,
         Message::Feedback => read(app, ctx, |_tx, _ctx| Ok(json!({"data": {"result": "已接收"}}))).await,
     }
 }
