@@ -17,7 +17,39 @@ use yibao_store::Tx;
 use super::Reply;
 
 /// How long an uploaded or generated file may be fetched.
-const FILE_TTL_MS: i64 = 24 * 3600 * 1000;
+pub(super) const FILE_TTL_MS: i64 = 24 * 3600 * 1000;
+
+/// A kept file: its 文件查询号 and the instant it may no longer be fetched.
+pub(super) struct KeptFile {
+    pub file_qury_no: String,
+    pub expires_at_ms: i64,
+}
+
+/// Keeps a file for the message's institution for [`FILE_TTL_MS`] under a
+/// new 文件查询号 (9101 uploads, 3202 results, 13xx catalogue files).
+pub(super) fn keep_file(
+    tx: &mut dyn Tx,
+    ctx: &FsiCtx,
+    filename: &str,
+    content: Vec<u8>,
+    data_cnt: i64,
+) -> AppResult<KeptFile> {
+    let file_qury_no = yibao_store::ids::next_id().to_string();
+    let expires_at_ms = ctx.now_ms + FILE_TTL_MS;
+    yibao_store::fsi::insert_file(
+        tx,
+        &yibao_store::fsi::FsiFile {
+            file_qury_no: file_qury_no.clone(),
+            fixmedins_code: ctx.fixmedins_code().to_owned(),
+            filename: filename.to_owned(),
+            content,
+            data_cnt,
+            expires_at_ms,
+        },
+        ctx.now_ms,
+    )?;
+    Ok(KeptFile { file_qury_no, expires_at_ms })
+}
 /// Characters of `stmt_rslt_dscr` (str 200 in the spec).
 const STMT_RSLT_DSCR_CHARS_MAX: usize = 200;
 
@@ -192,26 +224,13 @@ pub async fn details(app: &App, ctx: FsiCtx, d: DetailsIn) -> AppResult<Reply> {
                 clr_type: d.clr_type,
             };
             let r = reconcile::reconcile_details(tx, &scope, &rows).map_err(|e| prefixed(e, "input.data."))?;
-            let result_no = yibao_store::ids::next_id().to_string();
-            let filename = format!("3202_{}_{}.txt", ctx.now.date().compact(), result_no);
-            let expires = ctx.now_ms + FILE_TTL_MS;
-            yibao_store::fsi::insert_file(
-                tx,
-                &yibao_store::fsi::FsiFile {
-                    file_qury_no: result_no.clone(),
-                    fixmedins_code: code,
-                    filename: filename.clone(),
-                    content: reconcile::result_file(&r),
-                    data_cnt: r.differences.len() as i64,
-                    expires_at_ms: expires,
-                },
-                ctx.now_ms,
-            )?;
+            let filename = format!("3202_{}_{}.txt", ctx.fixmedins_code(), ctx.now.compact());
+            let kept = keep_file(tx, &ctx, &filename, reconcile::result_file(&r), r.differences.len() as i64)?;
             Ok::<_, AppError>(json!({
                 "fileinfo": {
-                    "file_qury_no": result_no,
+                    "file_qury_no": kept.file_qury_no,
                     "filename": filename,
-                    "dld_endtime": DateTime::from_unix_ms(expires).to_string(),
+                    "dld_endtime": DateTime::from_unix_ms(kept.expires_at_ms).to_string(),
                 },
                 "stmtinfo": stmtinfo(&optins, &r),
             }))
@@ -255,26 +274,13 @@ pub async fn upload(app: &App, ctx: FsiCtx, u: UploadIn) -> AppResult<Reply> {
         .db
         .write(move |tx: &mut dyn Tx| {
             fsi_app::check_signin(tx, &ctx)?;
-            let file_qury_no = yibao_store::ids::next_id().to_string();
-            let expires = ctx.now_ms + FILE_TTL_MS;
             let lines = content.iter().filter(|&&b| b == b'\n').count() as i64;
-            yibao_store::fsi::insert_file(
-                tx,
-                &yibao_store::fsi::FsiFile {
-                    file_qury_no: file_qury_no.clone(),
-                    fixmedins_code: ctx.fixmedins_code().to_owned(),
-                    filename: filename.clone(),
-                    // The job may run again after a failed group commit.
-                    content: content.clone(),
-                    data_cnt: lines,
-                    expires_at_ms: expires,
-                },
-                ctx.now_ms,
-            )?;
+            // The job may run again after a failed group commit: copy the bytes.
+            let kept = keep_file(tx, &ctx, &filename, content.clone(), lines)?;
             Ok::<_, AppError>(json!({
-                "file_qury_no": file_qury_no,
+                "file_qury_no": kept.file_qury_no,
                 "filename": filename,
-                "dld_endtime": DateTime::from_unix_ms(expires).to_string(),
+                "dld_endtime": DateTime::from_unix_ms(kept.expires_at_ms).to_string(),
             }))
         })
         .await?;

@@ -545,16 +545,13 @@ pub fn dictionary(tx: &mut dyn Tx, q: &DictQuery) -> AppResult<Value> {
     Ok(json!({"list": list}))
 }
 
-/// How long a prepared file may be downloaded.
-const FILE_TTL_MS: i64 = 24 * 3600 * 1000;
-
 /// 1301–1321 目录下载: prepares a tab-separated file of the catalogue for
 /// 9102. A `ver` equal to the current version gets an empty file.
 pub async fn catalog_download(app: &App, ctx: FsiCtx, infno: &str, ver: &str) -> AppResult<Reply> {
     let catalog = app.catalog.view(app).await?;
     let code = infno.to_owned();
     let ver = ver.trim().to_owned();
-    let (file_qury_no, filename, count, version) = app
+    let (kept, filename, count, version) = app
         .db
         .write(move |tx: &mut dyn Tx| {
             fsi_app::check_signin(tx, &ctx)?;
@@ -605,26 +602,14 @@ pub async fn catalog_download(app: &App, ctx: FsiCtx, infno: &str, ver: &str) ->
                     }
                 }
             }
-            let file_qury_no = yibao_store::ids::next_id().to_string();
             let filename = format!("{code}_{}_{version}.txt", date.compact());
-            yibao_store::fsi::insert_file(
-                tx,
-                &yibao_store::fsi::FsiFile {
-                    file_qury_no: file_qury_no.clone(),
-                    fixmedins_code: ctx.fixmedins_code().to_owned(),
-                    filename: filename.clone(),
-                    content: out.into_bytes(),
-                    data_cnt: count,
-                    expires_at_ms: ctx.now_ms + FILE_TTL_MS,
-                },
-                ctx.now_ms,
-            )?;
-            Ok::<_, AppError>((file_qury_no, filename, count, version))
+            let kept = super::reconcile::keep_file(tx, &ctx, &filename, out.into_bytes(), count)?;
+            Ok::<_, AppError>((kept, filename, count, version))
         })
         .await?;
-    let ends = DateTime::from_unix_ms(yibao_store::now_ms() + FILE_TTL_MS);
+    let ends = DateTime::from_unix_ms(kept.expires_at_ms);
     Ok(Reply::Output {
-        output: json!({"file_qury_no": file_qury_no, "filename": filename, "dld_end_time": ends.to_string(),
+        output: json!({"file_qury_no": kept.file_qury_no, "filename": filename, "dld_end_time": ends.to_string(),
                        "data_cnt": count, "ver": version}),
         inf_refmsgid: fsi_app::new_refmsgid("000000", DateTime::from_unix_ms(yibao_store::now_ms())),
     })
