@@ -523,6 +523,14 @@ mod tests {
     }
 
     #[test]
+    fn the_setting_parses_its_two_values_only() {
+        assert_eq!(FsiAuth::parse("required").unwrap(), FsiAuth::Required);
+        assert_eq!(FsiAuth::parse(" none ").unwrap(), FsiAuth::None);
+        assert!(FsiAuth::parse("off").is_err());
+        assert_eq!(FsiAuth::default(), FsiAuth::None, "library default; `serve` defaults to required");
+    }
+
+    #[test]
     fn replay_cache_refuses_a_nonce_twice_and_forgets_expired_ones() {
         let g = Gateway::default();
         g.remember_nonce("a".into(), 1_000, 0).unwrap();
