@@ -21,6 +21,8 @@ pub mod error;
 pub mod evoucher;
 pub mod fsi;
 pub mod fund;
+pub mod gateway;
+pub mod gm;
 pub mod import;
 pub mod institution;
 pub mod payment;
@@ -44,11 +46,13 @@ pub use error::{AppError, AppResult};
 pub struct AppConfig {
     /// How long a staff login lasts.
     pub session_ttl_ms: i64,
+    /// Whether national-interface calls must authenticate (`docs/gateway-auth.md`).
+    pub fsi_auth: gateway::FsiAuth,
 }
 
 impl Default for AppConfig {
     fn default() -> AppConfig {
-        AppConfig { session_ttl_ms: 8 * 3600 * 1000 }
+        AppConfig { session_ttl_ms: 8 * 3600 * 1000, fsi_auth: gateway::FsiAuth::None }
     }
 }
 
@@ -63,6 +67,8 @@ pub struct App {
     pub policies: policy::PolicyCache,
     pub institutions: institution::InstitutionCache,
     pub evoucher: Arc<evoucher::Keys>,
+    /// The platform's SM2 key and the replay cache of gateway authentication.
+    pub gateway: gateway::Gateway,
     pub risk: risk::RiskCache,
     /// The payment channels (none unless configured; simulators in the demo).
     pub payments: payment::Payments,
@@ -78,6 +84,7 @@ impl App {
     /// Builds the in-memory views without loading reference data (it must
     /// already be loaded).
     pub async fn open(db: Db, config: AppConfig) -> AppResult<App> {
+        let platform_key = gateway::load_platform_key(&db).await?;
         let app = App {
             db,
             config,
@@ -85,7 +92,8 @@ impl App {
             catalog: catalog::CatalogCache::default(),
             policies: policy::PolicyCache::default(),
             institutions: institution::InstitutionCache::default(),
-            evoucher: Arc::new(evoucher::Keys::default()),
+            evoucher: Arc::new(evoucher::Keys::new(platform_key.clone())),
+            gateway: gateway::Gateway::new(platform_key),
             risk: risk::RiskCache::default(),
             payments: payment::Payments::none(),
         };

@@ -74,9 +74,16 @@ pub fn router(app: App) -> Router {
         .route("/institutions/{code}/status", post(institution::set_status))
         .route("/institutions/{code}/agreements", post(institution::add_agreement))
         .route("/institutions/{code}/agreements/{agreement_no}/status", post(institution::set_agreement_status))
+        .route(
+            "/institutions/{code}/credentials",
+            get(institution::list_credentials).post(institution::issue_credential),
+        )
+        .route("/institutions/{code}/credentials/{id}/rotate", post(institution::rotate_credential))
+        .route("/institutions/{code}/credentials/{id}/revoke", post(institution::revoke_credential))
         .route("/persons/{key}", get(enrollment::get))
         .route("/persons/{key}/coverage", get(enrollment::coverage))
         .route("/persons/{psn_no}/resume", post(enrollment::resume))
+        .route("/persons/{psn_no}/evoucher", post(enrollment::issue_evoucher))
         .route("/persons/{psn_no}/transfer-out", post(enrollment::transfer_out))
         .route("/transfers/{id}/accept", post(enrollment::transfer_in))
         .route("/enrollments", post(enrollment::enroll))

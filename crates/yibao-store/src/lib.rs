@@ -21,6 +21,7 @@ pub mod engine;
 pub mod enrollment;
 pub mod fsi;
 pub mod fund;
+pub mod gateway;
 pub mod ids;
 pub mod institution;
 pub mod migrate;

@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "enrollment", include_str!("../migrations/0003_enrollment.sql")),
     (4, "fund", include_str!("../migrations/0004_fund.sql")),
     (5, "interface", include_str!("../migrations/0005_interface.sql")),
+    (6, "gateway", include_str!("../migrations/0006_gateway.sql")),
 ];
 
 fn translate(sql: &str, backend: Backend) -> String {

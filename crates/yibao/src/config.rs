@@ -42,6 +42,8 @@ pub struct FileConfig {
     pub db_readers: Option<usize>,
     pub session_ttl_minutes: Option<i64>,
     pub node_id: Option<u16>,
+    /// `none` or `required` (gateway authentication of /fsi).
+    pub fsi_auth: Option<String>,
 }
 
 impl FileConfig {

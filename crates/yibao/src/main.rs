@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use yibao_app::gateway::FsiAuth;
 use yibao_app::{App, AppConfig, Ctx};
 use yibao_store::Db;
 
@@ -60,6 +61,12 @@ enum Command {
         /// This process's node number (0–1023) when several share one PostgreSQL database.
         #[arg(long, env = "YIBAO_NODE_ID")]
         node_id: Option<u16>,
+        /// Gateway authentication of the national interface (/fsi): required
+        /// (every call carries a valid institution credential; the default)
+        /// or none (credentials optional; the default with --demo). See
+        /// docs/gateway-auth.md.
+        #[arg(long, env = "YIBAO_FSI_AUTH")]
+        fsi_auth: Option<String>,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -295,7 +302,7 @@ async fn shutdown_signal() {
 
 async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Serve { listen, demo, seed, demo_persons, node_id, db } => {
+        Command::Serve { listen, demo, seed, demo_persons, node_id, fsi_auth, db } => {
             let file = FileConfig::load(db.config.as_ref())?;
             if let Some(node) = node_id.or(file.node_id) {
                 if node >= 1024 {
@@ -309,6 +316,18 @@ async fn run(cli: Cli) -> Result<(), String> {
             if let Some(minutes) = file.session_ttl_minutes {
                 app_config.session_ttl_ms = minutes.clamp(5, 7 * 24 * 60) * 60_000;
             }
+            app_config.fsi_auth = match fsi_auth.or(file.fsi_auth.clone()) {
+                Some(text) => FsiAuth::parse(&text).map_err(|e| format!("--fsi-auth: {e}"))?,
+                None if demo => FsiAuth::None,
+                None => FsiAuth::Required,
+            };
+            if app_config.fsi_auth == FsiAuth::None {
+                tracing::warn!(
+                    "national interface gateway authentication is OFF (fsi_auth = none): any client can call /fsi \
+                     as any institution; use --fsi-auth required outside demos"
+                );
+            }
+            let app_config_fsi_auth = app_config.fsi_auth;
             let mut app = App::start(database, app_config).await.map_err(|e| e.to_string())?;
             if demo {
                 // Demo only: the channel simulators with their TEST-ONLY keys.
@@ -349,6 +368,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             tracing::info!(%addr, database = %description, "yibao listening");
             eprintln!("yibao listening on http://{addr}  ({description})");
             eprintln!("  API docs: http://{addr}/api/v1/docs");
+            if app_config_fsi_auth == FsiAuth::None {
+                eprintln!("  WARNING: /fsi gateway authentication is off (fsi_auth = none); see docs/gateway-auth.md");
+            }
             if demo {
                 eprintln!(
                     "  demo region 宁波市 330200 · log in: curl -s -X POST http://{addr}/api/v1/auth/login \

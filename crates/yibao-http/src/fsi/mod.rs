@@ -7,8 +7,14 @@
 //! offending field on error) and runs one use case; state-changing ones run
 //! under the message discipline of `yibao_app::fsi` (idempotency by msgid,
 //! sign-in, effects for 冲正).
+//!
+//! Gateway authentication (`gateway`) is a layer around all of this: it
+//! checks the caller's credential (and decrypts an SM4 `input`) before the
+//! envelope is parsed, and encrypts and signs the answer after. The envelope
+//! parser never sees credentials; a refused call writes nothing.
 
 pub mod envelope;
+pub mod gateway;
 mod reconcile;
 mod transactions;
 mod transactions_query;
@@ -99,7 +105,20 @@ fn failure(received_ms: i64, node_admdvs: &str, e: &AppError) -> Response {
     (StatusCode::OK, axum::Json(response)).into_response()
 }
 
-fn success(received_ms: i64, output: Value, inf_refmsgid: String) -> Response {
+fn success(
+    state: &AppState,
+    received_ms: i64,
+    output: Value,
+    inf_refmsgid: String,
+    seal: Option<&gateway::Seal>,
+) -> Response {
+    let (output, cainfo, signtype, enctype) = match seal {
+        None => (output, String::new(), String::new(), String::new()),
+        Some(seal) => match gateway::seal_output(&state.app, seal, &output) {
+            Ok((cipher, cainfo)) => (Value::String(cipher), cainfo, "SM2".to_owned(), "SM4".to_owned()),
+            Err(e) => return failure(received_ms, NODE_ADMDVS_DEFAULT, &e),
+        },
+    };
     let response = envelope::Response {
         infcode: 0,
         inf_refmsgid,
@@ -107,9 +126,9 @@ fn success(received_ms: i64, output: Value, inf_refmsgid: String) -> Response {
         respond_time: stamp(yibao_store::now_ms()),
         err_msg: None,
         warn_msg: None,
-        cainfo: String::new(),
-        signtype: String::new(),
-        enctype: String::new(),
+        cainfo,
+        signtype,
+        enctype,
         output,
     };
     (StatusCode::OK, axum::Json(response)).into_response()
@@ -147,26 +166,41 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let received_ms = yibao_store::now_ms();
+    // The envelope as JSON: the body itself, or for a multipart 9101 upload
+    // the envelope rebuilt from its parts. Authentication signs the raw body
+    // and checks the institution named in this envelope.
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let json = if mime == "multipart/form-data" {
+        multipart_envelope(content_type, body.clone()).await
+    } else if mime.is_empty() || mime == "application/json" || mime == "text/plain" {
+        Ok(body.clone()) // cheap: a reference count
+    } else {
+        Err(AppError::invalid(
+            "Content-Type",
+            format!("应为 application/json、text/plain 或 multipart/form-data（9101），收到 {mime}"),
+        ))
+    };
+    let json = match json {
+        Ok(json) => json,
+        Err(e) => return failure(received_ms, &node_of(&body), &e),
+    };
+    let (body, seal) = match gateway::authenticate(&state.app, &headers, &body, &json, received_ms).await {
+        Ok(auth) => (auth.body, auth.seal),
+        Err(e) => {
+            let reason = err_msg(&e);
+            tracing::warn!(peer = %peer.ip(), reason, "national interface call refused by gateway authentication");
+            return failure(received_ms, &node_of(&json), &e);
+        }
+    };
     let result = async {
-        let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-        let body = if mime == "multipart/form-data" {
-            multipart_envelope(content_type, body.clone()).await?
-        } else if mime.is_empty() || mime == "application/json" || mime == "text/plain" {
-            body.clone() // cheap: a reference count
-        } else {
-            return Err(AppError::invalid(
-                "Content-Type",
-                format!("应为 application/json、text/plain 或 multipart/form-data（9101），收到 {mime}"),
-            ));
-        };
         let (envelope, infno, message) = parse_request(&body, path_infno.as_deref())?;
         tracing::debug!(infno, msgid = %envelope.msgid, peer = %peer.ip(), "national interface message");
         transactions::execute(&state, &infno, envelope, message, received_ms).await
     }
     .await;
     match result {
-        Ok(Reply::Output { output, inf_refmsgid }) => success(received_ms, output, inf_refmsgid),
+        Ok(Reply::Output { output, inf_refmsgid }) => success(&state, received_ms, output, inf_refmsgid, seal.as_ref()),
         Ok(Reply::File { filename, bytes }) => (
             StatusCode::OK,
             [
@@ -176,15 +210,7 @@ async fn handle(
             bytes,
         )
             .into_response(),
-        Err(e) => {
-            // The receiver's id names the region of the request when it can be read.
-            let node = serde_json::from_slice::<Value>(&body)
-                .ok()
-                .and_then(|v| v.get("mdtrtarea_admvs").and_then(Value::as_str).map(str::to_owned))
-                .filter(|r| yibao_domain::DivisionCode::parse(r).is_ok())
-                .unwrap_or_else(|| NODE_ADMDVS_DEFAULT.to_owned());
-            failure(received_ms, &node, &e)
-        }
+        Err(e) => failure(received_ms, &node_of(&body), &e),
     }
 }
 
@@ -223,6 +249,15 @@ async fn multipart_envelope(content_type: &str, body: Bytes) -> Result<Bytes, Ap
     };
     upload.insert("in".to_owned(), Value::String(base64::engine::general_purpose::STANDARD.encode(&file)));
     Ok(Bytes::from(envelope.to_string()))
+}
+
+/// The receiver's id names the region of the request when it can be read.
+fn node_of(body: &[u8]) -> String {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("mdtrtarea_admvs").and_then(Value::as_str).map(str::to_owned))
+        .filter(|r| yibao_domain::DivisionCode::parse(r).is_ok())
+        .unwrap_or_else(|| NODE_ADMDVS_DEFAULT.to_owned())
 }
 
 /// Parses a whole request: the envelope and the transaction's input. Pure

@@ -147,3 +147,16 @@ pub async fn transfer_in(
 ) -> ApiResult<Json<TransferView>> {
     Ok(Json(enrollment::transfer_in(&state.app, &ctx, &id, input).await?))
 }
+
+/// Issues a 医保电子凭证 token for the person (经办, 管理员): valid 5 minutes,
+/// shown as a QR code; institutions send it as `mdtrt_cert_no` with `mdtrt_cert_type` 01.
+#[utoipa::path(post, path = "/api/v1/persons/{psn_no}/evoucher", tag = "enrollment", security(("bearer" = [])),
+    params(("psn_no" = String, Path, description = "人员编号")),
+    responses((status = 201, body = yibao_app::evoucher::Token), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn issue_evoucher(
+    State(state): State<AppState>,
+    Staff(ctx): Staff,
+    Path(psn_no): Path<String>,
+) -> ApiResult<(StatusCode, Json<yibao_app::evoucher::Token>)> {
+    Ok((StatusCode::CREATED, Json(yibao_app::evoucher::issue_for_person(&state.app, &ctx, &psn_no).await?)))
+}

@@ -82,6 +82,22 @@ impl TestServer {
         Reply { status, headers, body }
     }
 
+    /// POSTs raw bytes as JSON with extra headers (gateway authentication).
+    pub async fn post_with_headers(&self, path: &str, headers: &[(&str, String)], body: Vec<u8>) -> Reply {
+        let mut req = Request::builder().method(Method::POST).uri(format!("http://{}{}", self.addr, path));
+        if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-type")) {
+            req = req.header("content-type", "application/json");
+        }
+        for (name, value) in headers {
+            req = req.header(*name, value.as_str());
+        }
+        let resp = self.client.request(req.body(Full::new(Bytes::from(body))).unwrap()).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+        Reply { status, headers, body }
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
         self.request(Method::GET, path, token, None).await
     }
