@@ -188,12 +188,10 @@ fn persons_chunk(
                 };
                 (Insutype::EmployeeBasic, t)
             }
-            a if a >= 60 && rng.chance(55) => {
-                (
-                    Insutype::EmployeeBasic,
-                    if rng.chance(8) { PsnType::CivilServantRetired } else { PsnType::EmployeeRetired },
-                )
-            }
+            a if a >= 60 && rng.chance(55) => (
+                Insutype::EmployeeBasic,
+                if rng.chance(8) { PsnType::CivilServantRetired } else { PsnType::EmployeeRetired },
+            ),
             _ => (Insutype::ResidentBasic, PsnType::ResidentAdult),
         };
         let first_day = Date::from_ymd(2015.max(birth.year()), 1, 1).expect("date").max(birth);
@@ -312,8 +310,10 @@ pub async fn populate(app: &App, seed: u64, count: usize, today: Date) -> AppRes
         let n = PERSONS_PER_JOB.min(count + 1 - first);
         let (persons, enrollments) = persons_chunk(&mut rng, first, n, today, &mut seen);
         // Employers of about 30 employees in service each.
-        let active: Vec<&Enrollment> =
-            enrollments.iter().filter(|e| e.psn_type.category() == yibao_domain::codes::PersonCategory::Active).collect();
+        let active: Vec<&Enrollment> = enrollments
+            .iter()
+            .filter(|e| e.psn_type.category() == yibao_domain::codes::PersonCategory::Active)
+            .collect();
         let mut employers = Vec::new();
         let mut staff: Vec<(String, Vec<i64>)> = Vec::new();
         for group in active.chunks(30) {
@@ -332,14 +332,12 @@ pub async fn populate(app: &App, seed: u64, count: usize, today: Date) -> AppRes
                 tel: format!("0574{:08}", rng.below(100_000_000)),
                 status: EmployerStatus::Active,
             });
-            staff.push((emp_no, group.iter().filter(|e| e.psn_type != PsnType::FlexibleActive).map(|e| e.id).collect()));
+            staff
+                .push((emp_no, group.iter().filter(|e| e.psn_type != PsnType::FlexibleActive).map(|e| e.id).collect()));
         }
         // Residents in households of one to four, in draw order.
-        let residents: Vec<(&Enrollment, &Person)> = enrollments
-            .iter()
-            .zip(&persons)
-            .filter(|(e, _)| e.insutype == Insutype::ResidentBasic)
-            .collect();
+        let residents: Vec<(&Enrollment, &Person)> =
+            enrollments.iter().zip(&persons).filter(|(e, _)| e.insutype == Insutype::ResidentBasic).collect();
         let mut households = Vec::new();
         let mut i = 0;
         while i < residents.len() {
@@ -385,7 +383,9 @@ pub async fn populate(app: &App, seed: u64, count: usize, today: Date) -> AppRes
             .collect();
         for (e, p) in enrollments.iter().zip(&persons) {
             match (e.insutype, e.psn_type.category()) {
-                (Insutype::EmployeeBasic, yibao_domain::codes::PersonCategory::Retired) => report.employees_retired += 1,
+                (Insutype::EmployeeBasic, yibao_domain::codes::PersonCategory::Retired) => {
+                    report.employees_retired += 1
+                }
                 (Insutype::EmployeeBasic, _) => report.employees_active += 1,
                 _ => report.residents += 1,
             }
@@ -516,8 +516,12 @@ pub fn verify_in(tx: &mut dyn Tx, acks: &Acks) -> AppResult<VerifyReport> {
     let stored = repo::settlements_by_id(tx, &acks.cancelled)?;
     let reversed: std::collections::HashSet<&str> =
         stored.iter().filter(|s| s.reversed_by.is_some()).map(|s| s.setl_id.as_str()).collect();
-    let failed: Vec<String> =
-        acks.cancelled.iter().filter(|id| !reversed.contains(id.as_str())).map(|id| format!("{id} not reversed")).collect();
+    let failed: Vec<String> = acks
+        .cancelled
+        .iter()
+        .filter(|id| !reversed.contains(id.as_str()))
+        .map(|id| format!("{id} not reversed"))
+        .collect();
     check("every acknowledged cancellation took effect", failed, acks.cancelled.len());
 
     // 2601 reversals.
@@ -532,7 +536,11 @@ pub fn verify_in(tx: &mut dyn Tx, acks: &Acks) -> AppResult<VerifyReport> {
     check("every acknowledged 2601 reversal took effect", failed, acks.reversed.len());
 
     let (settlements, reversals, history_rows) = repo::settlement_counts(tx)?;
-    check("reversal rows and originals name each other", repo::broken_reversals(tx)?, (settlements + reversals) as usize);
+    check(
+        "reversal rows and originals name each other",
+        repo::broken_reversals(tx)?,
+        (settlements + reversals) as usize,
+    );
 
     // Ledger.
     let tb = crate::fund::trial_balance_in(tx, "", None)?;

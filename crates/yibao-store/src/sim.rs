@@ -225,7 +225,11 @@ pub fn settlement_counts(tx: &mut dyn Tx) -> DbResult<(i64, i64, i64)> {
                 CAST(SUM(CASE WHEN msgid = $1 THEN 1 ELSE 0 END) AS BIGINT) FROM settlement",
         params![HISTORY_MSGID],
     )?;
-    Ok((r.get::<Option<i64>>(0)?.unwrap_or(0), r.get::<Option<i64>>(1)?.unwrap_or(0), r.get::<Option<i64>>(2)?.unwrap_or(0)))
+    Ok((
+        r.get::<Option<i64>>(0)?.unwrap_or(0),
+        r.get::<Option<i64>>(1)?.unwrap_or(0),
+        r.get::<Option<i64>>(2)?.unwrap_or(0),
+    ))
 }
 
 /// Accounts whose balance differs from the sum of their movements, or whose
@@ -297,7 +301,9 @@ pub fn insert_households(tx: &mut dyn Tx, households: &[crate::enrollment::House
     let rows: Vec<Vec<Value>> = households
         .iter()
         .flat_map(|h| {
-            h.members.iter().map(|m| vec![m.psn_no.as_str().into(), h.hh_no.as_str().into(), m.relation.as_str().into()])
+            h.members
+                .iter()
+                .map(|m| vec![m.psn_no.as_str().into(), h.hh_no.as_str().into(), m.relation.as_str().into()])
         })
         .collect();
     insert_many(tx, "INSERT INTO household_member (psn_no, hh_no, relation)", 3, &rows, "")

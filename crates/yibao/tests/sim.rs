@@ -113,8 +113,9 @@ fn populate_load_verify_and_corruption_is_caught() {
     assert!(ok.status.success(), "{}", text(&ok));
 
     // Corrupt an account balance: verification must fail and say why.
-    let db = yibao_store::Db::open(&yibao_store::DbConfig::sqlite(dir.join("yibao.db"), yibao_store::Synchronous::Full))
-        .unwrap();
+    let db =
+        yibao_store::Db::open(&yibao_store::DbConfig::sqlite(dir.join("yibao.db"), yibao_store::Synchronous::Full))
+            .unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(db.write(|tx: &mut dyn yibao_store::Tx| {
         tx.execute(

@@ -211,10 +211,8 @@ impl Client<'_> {
     }
 
     fn sign_in(&mut self) -> Result<(), ()> {
-        let out = self.call(
-            "9001",
-            json!({"signIn": {"opter_no": self.opter, "mac": "00-11-22-33-44-55", "ip": "10.0.0.1"}}),
-        )?;
+        let out = self
+            .call("9001", json!({"signIn": {"opter_no": self.opter, "mac": "00-11-22-33-44-55", "ip": "10.0.0.1"}}))?;
         self.sign_no = out["signinoutb"]["sign_no"].as_str().unwrap_or_default().to_owned();
         Ok(())
     }
@@ -231,11 +229,13 @@ impl Client<'_> {
             )
             .expect("amount");
             total += amount;
-            out.push(json!({"feedetl_sn": format!("{}", k + 1), "mdtrt_id": mdtrt_id, "psn_no": "", "chrg_bchno": "B1",
+            out.push(
+                json!({"feedetl_sn": format!("{}", k + 1), "mdtrt_id": mdtrt_id, "psn_no": "", "chrg_bchno": "B1",
                 "rx_circ_flag": "0", "fee_ocur_time": stamp(at), "med_list_codg": item.code,
                 "medins_list_codg": format!("HIS-{}", item.code), "det_item_fee_sumamt": amount.to_string(),
                 "cnt": cnt.to_string(), "pric": item.pric, "bilg_dept_codg": "01", "bilg_dept_name": "内科",
-                "bilg_dr_codg": "D01", "bilg_dr_name": "模拟医生", "hosp_appr_flag": "0"}));
+                "bilg_dr_codg": "D01", "bilg_dr_name": "模拟医生", "hosp_appr_flag": "0"}),
+            );
         }
         (out, total)
     }
@@ -277,7 +277,10 @@ impl Client<'_> {
 
     fn outpatient(&mut self, p: &SimPerson, catalog: &Catalog) -> Result<(), ()> {
         let t = now();
-        self.call("1101", json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": p.certno, "psn_cert_type": "01"}}))?;
+        self.call(
+            "1101",
+            json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": p.certno, "psn_cert_type": "01"}}),
+        )?;
         let reg = self.call(
             "2201",
             json!({"data": {"psn_no": p.psn_no, "insutype": p.insutype, "begntime": stamp(t), "mdtrt_cert_type": "02",
@@ -335,7 +338,8 @@ impl Client<'_> {
     fn pharmacy(&mut self, p: &SimPerson, catalog: &Catalog) -> Result<(), ()> {
         let t = now();
         let n = 1 + self.rng.below(4) as usize;
-        let drugs = Catalog { drugs_a: catalog.drugs_a.clone(), drugs_b: catalog.drugs_b.clone(), ..Default::default() };
+        let drugs =
+            Catalog { drugs_a: catalog.drugs_a.clone(), drugs_b: catalog.drugs_b.clone(), ..Default::default() };
         let (lines, total) = self.lines(&drugs, n, "", t);
         let lines: Vec<Value> = lines
             .into_iter()
@@ -376,11 +380,8 @@ pub fn run(
     let stop = AtomicBool::new(false);
     let started = Instant::now();
     let deadline = started + cfg.duration;
-    let pharmacy_clients = if pharmacies.is_empty() {
-        0
-    } else {
-        ((cfg.clients as f64) * cfg.pharmacy_share).round() as usize
-    };
+    let pharmacy_clients =
+        if pharmacies.is_empty() { 0 } else { ((cfg.clients as f64) * cfg.pharmacy_share).round() as usize };
     let results = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..cfg.clients)
             .map(|id| {

@@ -39,8 +39,10 @@ pub enum SimCommand {
     /// Run simulated HIS clients against a running `yibao serve` over the
     /// national interface, report throughput and latency per transaction
     /// code, then verify the database. Exits 1 if verification fails.
-    #[command(after_help = "Examples:\n  yibao sim load --url http://127.0.0.1:8080 --data-dir /tmp/sim --clients 32 --duration 30\n  \
-                            yibao sim load --url http://127.0.0.1:8080 --data-dir /tmp/sim --rate 1000 --out results/run.json")]
+    #[command(
+        after_help = "Examples:\n  yibao sim load --url http://127.0.0.1:8080 --data-dir /tmp/sim --clients 32 --duration 30\n  \
+                            yibao sim load --url http://127.0.0.1:8080 --data-dir /tmp/sim --rate 1000 --out results/run.json"
+    )]
     Load {
         /// The server's base URL (http://host:port).
         #[arg(long, default_value = "http://127.0.0.1:8080")]
@@ -249,10 +251,7 @@ async fn load_inputs(db: &Db) -> Result<(Vec<load::SimPerson>, Vec<load::Institu
             .map(|(code, kind, _)| load::Institution { code, pharmacy: kind == "pharmacy" })
             .collect();
         let class_c: std::collections::HashSet<String> = tx
-            .query(
-                "SELECT code FROM catalog_override WHERE code IS NOT NULL AND class = '03'",
-                yibao_store::params![],
-            )?
+            .query("SELECT code FROM catalog_override WHERE code IS NOT NULL AND class = '03'", yibao_store::params![])?
             .iter()
             .map(|r| r.text(0))
             .collect::<Result<_, _>>()?;
@@ -348,11 +347,8 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
             label,
             db,
         } => {
-            let addr = url
-                .strip_prefix("http://")
-                .ok_or("--url must start with http://")?
-                .trim_end_matches('/')
-                .to_owned();
+            let addr =
+                url.strip_prefix("http://").ok_or("--url must start with http://")?.trim_end_matches('/').to_owned();
             if clients == 0 || clients > load::CLIENTS_MAX {
                 return Err(format!("--clients must be between 1 and {}", load::CLIENTS_MAX));
             }
@@ -410,11 +406,10 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
                 persons.len(),
                 institutions.len()
             );
-            let (results, elapsed) = tokio::task::spawn_blocking(move || {
-                load::run(&cfg, &persons, &institutions, &catalog)
-            })
-            .await
-            .map_err(|e| e.to_string())?;
+            let (results, elapsed) =
+                tokio::task::spawn_blocking(move || load::run(&cfg, &persons, &institutions, &catalog))
+                    .await
+                    .map_err(|e| e.to_string())?;
             let secs = elapsed.as_secs_f64();
             let mut samples: HashMap<&'static str, Vec<u32>> = HashMap::new();
             let mut errors: HashMap<String, u64> = HashMap::new();
@@ -488,7 +483,11 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
                     .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             }
             verify_output(&report);
-            if report.ok { Ok(()) } else { Err("校验失败：本次运行无效 (verification failed: the run is invalid)".into()) }
+            if report.ok {
+                Ok(())
+            } else {
+                Err("校验失败：本次运行无效 (verification failed: the run is invalid)".into())
+            }
         }
     }
 }
