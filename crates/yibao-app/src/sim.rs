@@ -396,7 +396,7 @@ pub async fn populate(app: &App, seed: u64, count: usize, today: Date) -> AppRes
         report.employers += employers.len();
         report.households += households.len();
         report.accounts += accounts.len();
-        let last = first + n >= count + 1;
+        let last = first + n > count;
         let marker = marker.clone();
         app.db
             .write(move |tx: &mut dyn Tx| {

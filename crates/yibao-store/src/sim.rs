@@ -247,12 +247,13 @@ pub fn account_mismatches(tx: &mut dyn Tx) -> DbResult<Vec<(String, Money, Money
     rows.iter().map(|r| Ok((r.text(0)?, r.money(1)?, r.money(2)?))).collect()
 }
 
+/// An accumulator's key: (psn_no, insutype, scheme year).
+pub type AccumulatorKey = (String, String, i64);
+/// A key with a JSON document (an accumulator state or a settlement's delta).
+pub type KeyedJson = (AccumulatorKey, String);
+
 /// Accumulator rows in key order after (psn_no, insutype, year), at most `limit`.
-pub fn accumulators_page(
-    tx: &mut dyn Tx,
-    after: &(String, String, i64),
-    limit: i64,
-) -> DbResult<Vec<((String, String, i64), String)>> {
+pub fn accumulators_page(tx: &mut dyn Tx, after: &AccumulatorKey, limit: i64) -> DbResult<Vec<KeyedJson>> {
     let rows = tx.query(
         "SELECT psn_no, insutype, year, state FROM accumulator \
          WHERE psn_no > $1 OR (psn_no = $1 AND (insutype > $2 OR (insutype = $2 AND year > $3))) \
@@ -263,7 +264,7 @@ pub fn accumulators_page(
 }
 
 /// Live, unreversed settlements of persons `from..=to`: (key, accumulator delta).
-pub fn deltas_between(tx: &mut dyn Tx, from: &str, to: &str) -> DbResult<Vec<((String, String, i64), String)>> {
+pub fn deltas_between(tx: &mut dyn Tx, from: &str, to: &str) -> DbResult<Vec<KeyedJson>> {
     let rows = tx.query(
         "SELECT psn_no, insutype, scheme_year, accumulator_delta FROM settlement \
          WHERE psn_no >= $1 AND psn_no <= $2 AND reversal_of IS NULL AND reversed_by IS NULL AND msgid <> $3",

@@ -75,7 +75,7 @@ pub fn price_of(code: &str, kind: &str) -> (String, u64) {
         _ => (200, 15_000, 6),
     };
     // Square of a uniform draw: many cheap items, few dear ones.
-    let u = (h % 10_000) as u64;
+    let u = h % 10_000;
     let fen = lo + (hi - lo) * u * u / 100_000_000;
     (format!("{}.{:02}", fen / 100, fen % 100), max_cnt)
 }
