@@ -26,7 +26,7 @@ pub const DEMO_ADMIN_USERNAME: &str = "admin";
 pub const DEMO_PASSWORD: &str = "yibao-demo-2026";
 pub const DEMO_PERSONS_DEFAULT: usize = 1000;
 
-const COUNTIES: [(&str, &str); 10] = [
+pub(crate) const COUNTIES: [(&str, &str); 10] = [
     ("330203", "海曙"),
     ("330205", "江北"),
     ("330206", "北仑"),

@@ -31,6 +31,7 @@ pub mod postings;
 pub mod reference;
 pub mod risk;
 pub mod settlement;
+pub mod sim;
 pub mod testing;
 pub mod visit;
 

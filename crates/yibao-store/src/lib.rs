@@ -29,6 +29,7 @@ pub mod pg;
 pub mod policy;
 pub mod reference;
 pub mod settlement;
+pub mod sim;
 pub mod sql;
 pub mod sqlite;
 pub mod testing;

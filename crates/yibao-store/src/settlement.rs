@@ -186,9 +186,9 @@ fn from_row(r: &Row) -> DbResult<SettlementRecord> {
     })
 }
 
-pub fn insert(tx: &mut dyn Tx, s: &SettlementRecord, now_ms: i64) -> DbResult<()> {
+fn values_of(s: &SettlementRecord, now_ms: i64) -> Vec<Value> {
     let a = &s.amounts;
-    let values: Vec<Value> = vec![
+    vec![
         s.setl_id.as_str().into(),
         s.mdtrt_id.as_str().into(),
         s.psn_no.as_str().into(),
@@ -232,13 +232,33 @@ pub fn insert(tx: &mut dyn Tx, s: &SettlementRecord, now_ms: i64) -> DbResult<()
         s.reversed_by.clone().into(),
         s.msgid.as_str().into(),
         now_ms.into(),
-    ];
+    ]
+}
+
+/// Columns of a settlement row, with `created_at_ms`.
+const VALUES_PER_ROW: usize = 43;
+
+pub fn insert(tx: &mut dyn Tx, s: &SettlementRecord, now_ms: i64) -> DbResult<()> {
+    let values = values_of(s, now_ms);
     let placeholders: Vec<String> = (1..=values.len()).map(|i| format!("${i}")).collect();
     tx.execute(
         &format!("INSERT INTO settlement ({COLUMNS}, created_at_ms) VALUES ({})", placeholders.join(", ")),
         &values,
     )?;
     Ok(())
+}
+
+/// Inserts many settlement records in multi-row statements (bulk loads of
+/// history by `yibao sim history`; live settlement uses [`insert`]).
+pub fn insert_many(tx: &mut dyn Tx, records: &[SettlementRecord], now_ms: i64) -> DbResult<u64> {
+    let rows: Vec<Vec<Value>> = records.iter().map(|s| values_of(s, now_ms)).collect();
+    crate::sql::insert_many(
+        tx,
+        &format!("INSERT INTO settlement ({COLUMNS}, created_at_ms)"),
+        VALUES_PER_ROW,
+        &rows,
+        "",
+    )
 }
 
 pub fn get(tx: &mut dyn Tx, setl_id: &str) -> DbResult<Option<SettlementRecord>> {

@@ -1,6 +1,7 @@
 //! The `yibao` command.
 
 mod config;
+mod sim;
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -129,6 +130,12 @@ enum Command {
     Staff {
         #[command(subcommand)]
         command: StaffCommand,
+    },
+    /// Simulation and performance: population and load generators,
+    /// verification, history, storage baseline (docs/performance.md).
+    Sim {
+        #[command(subcommand)]
+        command: sim::SimCommand,
     },
     /// Fund accounting: trial balance and monthly clearing (基金核算).
     Fund {
@@ -274,7 +281,7 @@ fn init_logging(format: &str) {
     }
 }
 
-async fn open_db(args: &DbArgs, file: &FileConfig) -> Result<(Db, String), String> {
+pub(crate) async fn open_db(args: &DbArgs, file: &FileConfig) -> Result<(Db, String), String> {
     let resolved = args.resolve(file)?;
     let config = resolved.db.clone();
     let db = tokio::task::spawn_blocking(move || Db::open(&config))
@@ -503,6 +510,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("{}", serde_json::to_string_pretty(&view).map_err(|e| e.to_string())?);
             Ok(())
         }
+        Command::Sim { command } => sim::run(command).await,
         Command::Fund { command } => {
             if fund_command(command).await? {
                 Ok(())

@@ -1,0 +1,499 @@
+//! The load generator: simulated HIS clients running the national
+//! interface's flows over HTTP against a running `yibao serve`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use yibao_domain::{Date, DateTime, Money, Quantity, UnitPrice};
+
+use super::http::{Conn, HttpError};
+
+pub const PATH: &str = "/fsi/api/rsfComIfsService/callService";
+pub const CLIENTS_MAX: usize = 1024;
+/// Distinct error kinds kept per run; later ones are counted as "other".
+const ERROR_KINDS_MAX: usize = 200;
+/// Latency samples kept per transaction code and client.
+const SAMPLES_PER_CLIENT_MAX: usize = 2_000_000;
+
+/// A person the clients may see.
+#[derive(Clone)]
+pub struct SimPerson {
+    pub psn_no: String,
+    pub certno: String,
+    pub insutype: String,
+    pub has_account: bool,
+    pub weight: u32,
+}
+
+/// A billable item with the price this simulated region's HIS charges.
+#[derive(Clone)]
+pub struct Item {
+    pub code: String,
+    pub pric: String,
+    pub max_cnt: u64,
+}
+
+/// Items by kind: drugs of 甲类, of 乙类, of 丙类 (excluded here),
+/// service items, consumables.
+#[derive(Clone, Default)]
+pub struct Catalog {
+    pub drugs_a: Vec<Item>,
+    pub drugs_b: Vec<Item>,
+    pub drugs_c: Vec<Item>,
+    pub services: Vec<Item>,
+    pub consumables: Vec<Item>,
+}
+
+impl Catalog {
+    /// A fee line's item: 50 % 甲类 drugs, 22 % 乙类 drugs, 5 % 丙类 drugs,
+    /// 18 % service items, 5 % consumables.
+    fn draw(&self, rng: &mut yibao_app::demo::Rng) -> &Item {
+        let (list, fallback) = match rng.below(100) {
+            0..50 => (&self.drugs_a, &self.drugs_a),
+            50..72 => (&self.drugs_b, &self.drugs_a),
+            72..77 => (&self.drugs_c, &self.drugs_b),
+            77..95 => (&self.services, &self.drugs_a),
+            _ => (&self.consumables, &self.drugs_a),
+        };
+        let list = if list.is_empty() { fallback } else { list };
+        rng.pick(list)
+    }
+}
+
+/// A deterministic plausible price for an item (yuan, two decimals): drugs
+/// 2–150, service items 5–300, consumables 3–800, skewed low.
+pub fn price_of(code: &str, kind: &str) -> (String, u64) {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in code.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    let (lo, hi, max_cnt) = match kind {
+        "201" => (500u64, 30_000u64, 2),
+        "301" => (300, 80_000, 3),
+        _ => (200, 15_000, 6),
+    };
+    // Square of a uniform draw: many cheap items, few dear ones.
+    let u = h % 10_000;
+    let fen = lo + (hi - lo) * u * u / 100_000_000;
+    (format!("{}.{:02}", fen / 100, fen % 100), max_cnt)
+}
+
+#[derive(Clone)]
+pub struct Institution {
+    pub code: String,
+    pub pharmacy: bool,
+}
+
+#[derive(Clone)]
+pub struct LoadConfig {
+    pub addr: String,
+    pub clients: usize,
+    pub duration: Duration,
+    /// Visits per second (open loop); None: closed loop at maximum.
+    pub rate: Option<f64>,
+    pub cancel_share: f64,
+    pub reversal_share: f64,
+    pub inpatient_share: f64,
+    pub pharmacy_share: f64,
+    pub lines: usize,
+    pub seed: u64,
+    pub timeout: Duration,
+}
+
+/// What one client saw.
+#[derive(Default)]
+pub struct ClientResult {
+    pub latencies_us: HashMap<&'static str, Vec<u32>>,
+    pub errors: HashMap<String, u64>,
+    pub acks: yibao_app::sim::Acks,
+    pub visits: HashMap<&'static str, u64>,
+    pub outpatient_settled: u64,
+    pub settled: u64,
+    pub lag_us_max: u64,
+}
+
+impl ClientResult {
+    fn error(&mut self, key: String) {
+        let key = if self.errors.len() >= ERROR_KINDS_MAX && !self.errors.contains_key(&key) {
+            "other".to_owned()
+        } else {
+            key
+        };
+        *self.errors.entry(key).or_default() += 1;
+    }
+}
+
+struct Client<'a> {
+    conn: Conn,
+    code: String,
+    opter: String,
+    sign_no: String,
+    id: usize,
+    seq: u64,
+    rng: yibao_app::demo::Rng,
+    cfg: &'a LoadConfig,
+    out: ClientResult,
+}
+
+/// Replaces digits by '#' so that errors group by kind, not by id.
+fn kind_of(msg: &str) -> String {
+    msg.chars().take(60).map(|c| if c.is_ascii_digit() { '#' } else { c }).collect()
+}
+
+fn now() -> DateTime {
+    DateTime::from_unix_ms(yibao_store::now_ms())
+}
+
+fn stamp(t: DateTime) -> String {
+    t.to_string()
+}
+
+impl Client<'_> {
+    fn msgid(&mut self) -> String {
+        self.seq += 1;
+        let t: String = stamp(now()).chars().filter(char::is_ascii_digit).collect();
+        format!("{}{t}{:04}{:08}", self.code, self.id % 10_000, self.seq % 100_000_000)
+    }
+
+    fn envelope(&self, infno: &str, msgid: &str, input: Value) -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "infno": infno, "msgid": msgid, "mdtrtarea_admvs": "330200", "insuplc_admdvs": "",
+            "recer_sys_code": "YBXT", "dev_no": "", "dev_safe_info": "", "cainfo": "", "signtype": "",
+            "infver": "V1.0", "opter_type": "1", "opter": self.opter, "opter_name": "模拟操作员",
+            "inf_time": stamp(now()), "fixmedins_code": self.code, "fixmedins_name": "模拟机构",
+            "sign_no": self.sign_no, "input": input
+        }))
+        .expect("serializes")
+    }
+
+    /// Sends one transaction with this msgid; returns the output on success.
+    fn send(&mut self, infno: &'static str, msgid: &str, input: Value) -> Result<Value, ()> {
+        let body = self.envelope(infno, msgid, input);
+        let started = Instant::now();
+        let r = self.conn.post_json(PATH, &body);
+        let us = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+        let samples = self.out.latencies_us.entry(infno).or_default();
+        if samples.len() < SAMPLES_PER_CLIENT_MAX {
+            samples.push(us);
+        }
+        match r {
+            Err(HttpError::Io(m)) => {
+                self.out.error(format!("{infno} io: {m}"));
+                Err(())
+            }
+            Err(HttpError::Protocol(m)) => {
+                self.out.error(format!("{infno} protocol: {m}"));
+                Err(())
+            }
+            Ok((status, _)) if status != 200 => {
+                self.out.error(format!("{infno} http {status}"));
+                Err(())
+            }
+            Ok((_, bytes)) => match serde_json::from_slice::<Value>(&bytes) {
+                Ok(v) if v["infcode"] == 0 => Ok(v["output"].clone()),
+                Ok(v) => {
+                    self.out.error(format!("{infno} {}", kind_of(v["err_msg"].as_str().unwrap_or("?"))));
+                    Err(())
+                }
+                Err(_) => {
+                    self.out.error(format!("{infno} answer is not JSON"));
+                    Err(())
+                }
+            },
+        }
+    }
+
+    fn call(&mut self, infno: &'static str, input: Value) -> Result<Value, ()> {
+        let msgid = self.msgid();
+        self.send(infno, &msgid, input)
+    }
+
+    fn sign_in(&mut self) -> Result<(), ()> {
+        let out = self
+            .call("9001", json!({"signIn": {"opter_no": self.opter, "mac": "00-11-22-33-44-55", "ip": "10.0.0.1"}}))?;
+        self.sign_no = out["signinoutb"]["sign_no"].as_str().unwrap_or_default().to_owned();
+        Ok(())
+    }
+
+    fn lines(&mut self, catalog: &Catalog, n: usize, mdtrt_id: &str, at: DateTime) -> (Vec<Value>, Money) {
+        let mut total = Money::ZERO;
+        let mut out = Vec::with_capacity(n);
+        for k in 0..n {
+            let item = catalog.draw(&mut self.rng).clone();
+            let cnt = 1 + self.rng.below(item.max_cnt);
+            let amount = Money::price_times_quantity(
+                UnitPrice::parse(&item.pric).expect("price"),
+                Quantity::parse(&cnt.to_string()).expect("count"),
+            )
+            .expect("amount");
+            total += amount;
+            out.push(
+                json!({"feedetl_sn": format!("{}", k + 1), "mdtrt_id": mdtrt_id, "psn_no": "", "chrg_bchno": "B1",
+                "rx_circ_flag": "0", "fee_ocur_time": stamp(at), "med_list_codg": item.code,
+                "medins_list_codg": format!("HIS-{}", item.code), "det_item_fee_sumamt": amount.to_string(),
+                "cnt": cnt.to_string(), "pric": item.pric, "bilg_dept_codg": "01", "bilg_dept_name": "内科",
+                "bilg_dr_codg": "D01", "bilg_dr_name": "模拟医生", "hosp_appr_flag": "0"}),
+            );
+        }
+        (out, total)
+    }
+
+    /// The settlement message and what follows it: a share cancelled
+    /// (2208-style `cancel`), a share whose answer is treated as lost
+    /// (timeout) and reversed with 2601.
+    fn settle(
+        &mut self,
+        infno: &'static str,
+        cancel: &'static str,
+        input: Value,
+        mdtrt_id: &str,
+        psn_no: &str,
+    ) -> Result<(), ()> {
+        let msgid = self.msgid();
+        let r = self.send(infno, &msgid, input);
+        let timed_out = r.is_err() || self.rng.below(1_000_000) < (self.cfg.reversal_share * 1e6) as u64;
+        if timed_out {
+            // The HIS did not get (or "lost") the answer: 冲正 by msgid.
+            let rev = json!({"data": {"psn_no": psn_no, "omsgid": msgid, "oinfno": infno}});
+            if self.call("2601", rev).is_ok() {
+                self.out.acks.reversed.push((mdtrt_id.to_owned(), msgid));
+            }
+            return Err(());
+        }
+        let out = r?;
+        let setl_id = out["setlinfo"]["setl_id"].as_str().unwrap_or_default().to_owned();
+        self.out.acks.settled.push(setl_id.clone());
+        self.out.settled += 1;
+        if self.rng.below(1_000_000) < (self.cfg.cancel_share * 1e6) as u64 {
+            let c = json!({"data": {"setl_id": setl_id, "mdtrt_id": mdtrt_id, "psn_no": psn_no}});
+            if self.call(cancel, c).is_ok() {
+                self.out.acks.cancelled.push(setl_id);
+            }
+        }
+        Ok(())
+    }
+
+    fn outpatient(&mut self, p: &SimPerson, catalog: &Catalog) -> Result<(), ()> {
+        let t = now();
+        self.call(
+            "1101",
+            json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": p.certno, "psn_cert_type": "01"}}),
+        )?;
+        let reg = self.call(
+            "2201",
+            json!({"data": {"psn_no": p.psn_no, "insutype": p.insutype, "begntime": stamp(t), "mdtrt_cert_type": "02",
+            "mdtrt_cert_no": p.certno, "ipt_otp_no": format!("MZ{}", self.seq), "atddr_no": "D01", "dr_name": "模拟医生",
+            "dept_code": "01", "dept_name": "内科", "caty": "A03"}}),
+        )?;
+        let mdtrt_id = reg["data"]["mdtrt_id"].as_str().unwrap_or_default().to_owned();
+        let (lines, total) = self.lines(catalog, self.cfg.lines, &mdtrt_id, t);
+        self.call("2204", json!({"feedetail": lines}))?;
+        let acct = if p.has_account && self.rng.chance(60) { "1" } else { "0" };
+        let data = json!({"data": {"psn_no": p.psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": p.certno,
+            "med_type": "11", "medfee_sumamt": total.to_string(), "psn_setlway": "01", "mdtrt_id": mdtrt_id,
+            "chrg_bchno": "B1", "insutype": p.insutype, "acct_used_flag": acct}});
+        self.call("2206", data.clone())?;
+        self.settle("2207", "2208", data, &mdtrt_id, &p.psn_no)?;
+        self.out.outpatient_settled += 1;
+        Ok(())
+    }
+
+    fn inpatient(&mut self, p: &SimPerson, catalog: &Catalog) -> Result<(), ()> {
+        let end = now();
+        let begin = DateTime::from_unix_ms(yibao_store::now_ms() - 3 * 86_400_000);
+        let adm = self.call(
+            "2401",
+            json!({"mdtrtinfo": {"psn_no": p.psn_no, "insutype": p.insutype, "begntime": stamp(begin),
+            "mdtrt_cert_type": "02", "mdtrt_cert_no": p.certno, "med_type": "21", "ipt_no": format!("ZY{}", self.seq),
+            "atddr_no": "D01", "chfpdr_name": "模拟医生", "adm_diag_dscr": "肺炎", "adm_dept_codg": "03",
+            "adm_dept_name": "呼吸科", "adm_bed": "12", "dscg_maindiag_code": "J18.900", "dscg_maindiag_name": "肺炎"},
+            "diseinfo": [{"psn_no": p.psn_no, "diag_type": "1", "maindiag_flag": "1", "diag_srt_no": 1,
+            "diag_code": "J18.900", "diag_name": "肺炎", "diag_dept": "呼吸科", "dise_dor_no": "D01",
+            "dise_dor_name": "模拟医生", "diag_time": stamp(begin), "vali_flag": "1"}]}),
+        )?;
+        let mdtrt_id = adm["result"]["mdtrt_id"].as_str().unwrap_or_default().to_owned();
+        let n = 20 + self.rng.below(41) as usize;
+        let (mut lines, total) = self.lines(catalog, n, &mdtrt_id, begin);
+        for l in &mut lines {
+            l["psn_no"] = json!(p.psn_no);
+            l["med_type"] = json!("21");
+        }
+        let second = lines.split_off(n / 2);
+        self.call("2301", json!({"feedetail": lines}))?;
+        self.call("2301", json!({"feedetail": second}))?;
+        self.call(
+            "2402",
+            json!({"dscginfo": {"mdtrt_id": mdtrt_id, "psn_no": p.psn_no, "insutype": p.insutype,
+            "endtime": stamp(end), "dscg_way": "1", "dscg_dept_codg": "03", "dscg_dept_name": "呼吸科"}, "diseinfo": []}),
+        )?;
+        let settle = json!({"data": {"psn_no": p.psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": p.certno,
+            "medfee_sumamt": total.to_string(), "psn_setlway": "01", "mdtrt_id": mdtrt_id, "insutype": p.insutype,
+            "acct_used_flag": "0", "mid_setl_flag": "0"}});
+        self.call("2303", settle.clone())?;
+        self.settle("2304", "2305", settle, &mdtrt_id, &p.psn_no)
+    }
+
+    fn pharmacy(&mut self, p: &SimPerson, catalog: &Catalog) -> Result<(), ()> {
+        let t = now();
+        let n = 1 + self.rng.below(4) as usize;
+        let drugs =
+            Catalog { drugs_a: catalog.drugs_a.clone(), drugs_b: catalog.drugs_b.clone(), ..Default::default() };
+        let (lines, total) = self.lines(&drugs, n, "", t);
+        let lines: Vec<Value> = lines
+            .into_iter()
+            .map(|l| {
+                json!({"feedetl_sn": l["feedetl_sn"], "fee_ocur_time": l["fee_ocur_time"], "med_list_codg": l["med_list_codg"],
+                   "medins_list_codg": l["medins_list_codg"], "det_item_fee_sumamt": l["det_item_fee_sumamt"],
+                   "cnt": l["cnt"], "pric": l["pric"]})
+            })
+            .collect();
+        let acct = if p.has_account { "1" } else { "0" };
+        let data = json!({"psn_no": p.psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": p.certno, "insutype": p.insutype,
+            "medfee_sumamt": total.to_string(), "psn_setlway": "01", "acct_used_flag": acct});
+        let pre = self.call("2101", json!({"data": data, "feedetail": lines}))?;
+        let mdtrt_id = pre["setlinfo"]["mdtrt_id"].as_str().unwrap_or_default().to_owned();
+        let mut settle = data;
+        settle["mdtrt_id"] = json!(mdtrt_id);
+        self.settle("2102", "2103", json!({"data": settle}), &mdtrt_id, &p.psn_no)
+    }
+}
+
+/// Draws an index with probability proportional to the weights (prefix sums).
+fn draw_weighted(rng: &mut yibao_app::demo::Rng, prefix: &[u64]) -> usize {
+    let total = *prefix.last().expect("non-empty");
+    let x = rng.below(total);
+    prefix.partition_point(|&s| s <= x)
+}
+
+/// Runs the load; returns each client's result and the measured wall time.
+pub fn run(
+    cfg: &LoadConfig,
+    persons: &[SimPerson],
+    institutions: &[Institution],
+    catalog: &Catalog,
+) -> (Vec<ClientResult>, Duration) {
+    let hospitals: Vec<&Institution> = institutions.iter().filter(|i| !i.pharmacy).collect();
+    let pharmacies: Vec<&Institution> = institutions.iter().filter(|i| i.pharmacy).collect();
+    let next_visit = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let started = Instant::now();
+    let deadline = started + cfg.duration;
+    let pharmacy_clients =
+        if pharmacies.is_empty() { 0 } else { ((cfg.clients as f64) * cfg.pharmacy_share).round() as usize };
+    let results = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..cfg.clients)
+            .map(|id| {
+                let is_pharmacy = id < pharmacy_clients;
+                let inst = if is_pharmacy {
+                    pharmacies[id % pharmacies.len()]
+                } else {
+                    hospitals[(id - pharmacy_clients) % hospitals.len()]
+                };
+                let (next_visit, stop) = (&next_visit, &stop);
+                // Each client sees its own persons, so that no two clients
+                // treat the same person at once (as in life).
+                let mine: Vec<&SimPerson> = persons.iter().skip(id).step_by(cfg.clients).collect();
+                scope.spawn(move || {
+                    let mut prefix = Vec::with_capacity(mine.len());
+                    let mut sum = 0u64;
+                    for p in &mine {
+                        sum += u64::from(p.weight.max(1));
+                        prefix.push(sum);
+                    }
+                    let mut c = Client {
+                        conn: Conn::new(&cfg.addr, cfg.timeout),
+                        code: inst.code.clone(),
+                        opter: format!("S{id:04}"),
+                        sign_no: String::new(),
+                        id,
+                        seq: 0,
+                        rng: yibao_app::demo::Rng::new(cfg.seed ^ (id as u64).wrapping_mul(0x9E37)),
+                        cfg,
+                        out: ClientResult::default(),
+                    };
+                    if mine.is_empty() || c.sign_in().is_err() {
+                        return c.out;
+                    }
+                    loop {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        if let Some(rate) = cfg.rate {
+                            let n = next_visit.fetch_add(1, Ordering::Relaxed);
+                            let due = started + Duration::from_secs_f64(n as f64 / rate);
+                            if due >= deadline {
+                                break;
+                            }
+                            let now = Instant::now();
+                            if due > now {
+                                std::thread::sleep(due - now);
+                            } else {
+                                c.out.lag_us_max = c.out.lag_us_max.max((now - due).as_micros() as u64);
+                            }
+                        } else if Instant::now() >= deadline {
+                            break;
+                        }
+                        let p = mine[draw_weighted(&mut c.rng, &prefix)];
+                        let kind = if is_pharmacy {
+                            "pharmacy"
+                        } else if c.rng.below(1_000_000) < (cfg.inpatient_share * 1e6) as u64 {
+                            "inpatient"
+                        } else {
+                            "outpatient"
+                        };
+                        *c.out.visits.entry(kind).or_default() += 1;
+                        let _ = match kind {
+                            "pharmacy" => c.pharmacy(p, catalog),
+                            "inpatient" => c.inpatient(p, catalog),
+                            _ => c.outpatient(p, catalog),
+                        };
+                    }
+                    c.out
+                })
+            })
+            .collect();
+        let results: Vec<ClientResult> = handles.into_iter().map(|h| h.join().expect("client thread")).collect();
+        stop.store(true, Ordering::Relaxed);
+        results
+    });
+    (results, started.elapsed())
+}
+
+/// Percentiles of microsecond samples, in milliseconds.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Latency {
+    pub count: usize,
+    pub per_s: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
+pub fn latency(mut samples: Vec<u32>, seconds: f64) -> Latency {
+    samples.sort_unstable();
+    let at = |q: f64| {
+        if samples.is_empty() {
+            return 0.0;
+        }
+        let i = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
+        f64::from(samples[i]) / 1000.0
+    };
+    Latency {
+        count: samples.len(),
+        per_s: samples.len() as f64 / seconds,
+        p50_ms: at(0.50),
+        p90_ms: at(0.90),
+        p99_ms: at(0.99),
+        p999_ms: at(0.999),
+        max_ms: samples.last().map(|v| f64::from(*v) / 1000.0).unwrap_or(0.0),
+    }
+}
+
+/// Today's date in China time (the fee lines and visits are dated today).
+pub fn today() -> Date {
+    now().date()
+}
