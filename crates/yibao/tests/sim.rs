@@ -24,7 +24,8 @@ impl Drop for Server {
 
 fn start(data_dir: &std::path::Path) -> (Server, String) {
     let child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--sqlite-synchronous", "full", "--data-dir"])
+        // The simulated HIS clients hold no gateway credentials (docs/performance.md).
+        .args(["serve", "--listen", "127.0.0.1:0", "--sqlite-synchronous", "full", "--fsi-auth", "none", "--data-dir"])
         .arg(data_dir)
         .env("YIBAO_LOG", "warn")
         .stderr(Stdio::piped())
