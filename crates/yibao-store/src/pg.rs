@@ -108,6 +108,14 @@ fn convert(row: &postgres::Row, idx: usize) -> DbResult<Value> {
     })
 }
 
+/// BEGIN, COMMIT, ROLLBACK, SAVEPOINT and RELEASE (possibly several in one string).
+fn is_transaction_control(sql: &str) -> bool {
+    sql.split(';').map(str::trim).filter(|s| !s.is_empty()).all(|s| {
+        let word = s.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+        matches!(word.as_str(), "BEGIN" | "COMMIT" | "ROLLBACK" | "SAVEPOINT" | "RELEASE")
+    })
+}
+
 impl Tx for PgConn {
     fn backend(&self) -> Backend {
         Backend::Postgres
@@ -127,8 +135,27 @@ impl Tx for PgConn {
     }
 
     fn execute_batch(&mut self, sql: &str) -> DbResult<()> {
-        // Schema changes invalidate cached plans.
-        self.statements.clear();
+        // Schema changes may invalidate cached statements; transaction
+        // control (several per write batch) does not, and clearing on it
+        // made every statement of every job a fresh prepare round trip.
+        if !is_transaction_control(sql) {
+            self.statements.clear();
+        }
         self.client.batch_execute(sql).map_err(map_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_transaction_control;
+
+    #[test]
+    fn transaction_control_keeps_the_statement_cache() {
+        assert!(is_transaction_control("BEGIN"));
+        assert!(is_transaction_control("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+        assert!(is_transaction_control("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job"));
+        assert!(is_transaction_control("commit"));
+        assert!(!is_transaction_control("CREATE TABLE t (id BIGINT)"));
+        assert!(!is_transaction_control("BEGIN; ALTER TABLE t ADD COLUMN x TEXT; COMMIT"));
     }
 }
