@@ -6,7 +6,10 @@
 //!   survives a killed process but may lose the last commits on power loss,
 //!   `OFF` is for tests only;
 //! - `foreign_keys=ON`, `busy_timeout=5000`;
-//! - reader connections are `query_only`, so a read job can never write.
+//! - reader connections are `query_only`, so a read job can never write;
+//! - checkpoints run on a thread of their own (PASSIVE, every 100 ms) and the
+//!   writer restarts a long WAL between batches (`engine.rs`), so no commit
+//!   waits for a checkpoint and the WAL stays bounded.
 
 use std::path::Path;
 
@@ -91,6 +94,30 @@ impl SqliteConn {
         Ok(SqliteConn { conn })
     }
 
+    /// Makes this connection record, after each commit, how many frames the
+    /// WAL holds (read with [`wal_frames_committed`] on the same thread).
+    /// Replaces SQLite's automatic checkpoint on this connection: the engine
+    /// checkpoints on a thread of its own and restarts the WAL itself.
+    pub fn track_wal_frames(&self) {
+        fn hook(_wal: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusqlite::Result<()> {
+            WAL_FRAMES.with(|f| f.set(i64::from(frames)));
+            Ok(())
+        }
+        self.conn.wal_hook(Some(hook));
+    }
+
+    /// Runs a PASSIVE checkpoint: copies what it can of the WAL back into
+    /// the database without waiting for any lock (pages a reader still
+    /// needs are left for the next call). Returns (frames in the WAL,
+    /// frames checkpointed).
+    pub fn wal_checkpoint_passive(&mut self) -> DbResult<(i64, i64)> {
+        let (_busy, log, done): (i64, i64, i64) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(map_err)?;
+        Ok((log, done))
+    }
+
     fn bind_and<T>(
         &mut self,
         sql: &str,
@@ -124,6 +151,23 @@ impl SqliteConn {
         }
         run(&mut stmt).map_err(map_err)
     }
+}
+
+thread_local! {
+    /// Frames in the WAL after the last commit on this thread by a
+    /// connection that [tracks them](SqliteConn::track_wal_frames). SQLite
+    /// calls the WAL hook on the committing thread, and each writer thread
+    /// owns its connection, so a thread-local is exact.
+    static WAL_FRAMES: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+}
+
+/// See [`SqliteConn::track_wal_frames`]; 0 after [`reset_wal_frames`].
+pub fn wal_frames_committed() -> i64 {
+    WAL_FRAMES.with(std::cell::Cell::get)
+}
+
+pub fn reset_wal_frames() {
+    WAL_FRAMES.with(|f| f.set(0));
 }
 
 fn convert(v: ValueRef<'_>) -> DbResult<Value> {

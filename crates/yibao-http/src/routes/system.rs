@@ -55,6 +55,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
          # TYPE yibao_db_write_retries_total counter\nyibao_db_write_retries_total {}\n\
          # HELP yibao_db_commit_seconds_total Time spent committing.\n\
          # TYPE yibao_db_commit_seconds_total counter\nyibao_db_commit_seconds_total {}\n\
+         # HELP yibao_db_wal_restarts_total SQLite WAL restarts by the writer.\n\
+         # TYPE yibao_db_wal_restarts_total counter\nyibao_db_wal_restarts_total {}\n\
+         # HELP yibao_db_wal_restart_seconds_total Time the writer spent restarting the WAL.\n\
+         # TYPE yibao_db_wal_restart_seconds_total counter\nyibao_db_wal_restart_seconds_total {}\n\
          # HELP yibao_db_read_jobs_total Read jobs run.\n\
          # TYPE yibao_db_read_jobs_total counter\nyibao_db_read_jobs_total {}\n\
          # HELP yibao_db_queue_jobs Jobs waiting for a DB thread.\n\
@@ -65,6 +69,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         stats.write_jobs_failed.load(Ordering::Relaxed),
         stats.write_retries.load(Ordering::Relaxed),
         stats.commit_micros_total.load(Ordering::Relaxed) as f64 / 1e6,
+        stats.wal_restarts.load(Ordering::Relaxed),
+        stats.wal_restart_micros_total.load(Ordering::Relaxed) as f64 / 1e6,
         stats.read_jobs.load(Ordering::Relaxed),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render(&extra)).into_response()
