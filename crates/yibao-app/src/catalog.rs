@@ -23,6 +23,11 @@ use crate::{App, Page, paging};
 pub struct CatalogCache {
     overrides: Arc<RwLock<Option<Arc<OverrideIndex>>>>,
     items: Arc<RwLock<Option<Arc<ItemIndex>>>>,
+    /// One load at a time: when the cache is cold (start, after an import)
+    /// the requests arriving together wait for one load instead of each
+    /// reading the whole catalog (measured: 64 concurrent 2204s each loading
+    /// 22k items made the first uploads take 2–6 s).
+    loading: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Every catalog item by code, in memory: the settlement path classifies
@@ -96,6 +101,10 @@ impl CatalogCache {
         if let Some(index) = self.items.read().unwrap().clone() {
             return Ok(index);
         }
+        let _loading = self.loading.lock().await;
+        if let Some(index) = self.items.read().unwrap().clone() {
+            return Ok(index);
+        }
         let all = app.db.read(|tx: &mut dyn Tx| Ok::<_, AppError>(repo::all_items(tx)?)).await?;
         let index = Arc::new(ItemIndex { by_code: all.into_iter().map(|i| (i.code.clone(), i)).collect() });
         *self.items.write().unwrap() = Some(index.clone());
@@ -107,6 +116,10 @@ impl CatalogCache {
     }
 
     pub async fn overrides(&self, app: &App) -> AppResult<Arc<OverrideIndex>> {
+        if let Some(index) = self.overrides.read().unwrap().clone() {
+            return Ok(index);
+        }
+        let _loading = self.loading.lock().await;
         if let Some(index) = self.overrides.read().unwrap().clone() {
             return Ok(index);
         }

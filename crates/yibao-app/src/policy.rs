@@ -78,6 +78,8 @@ type VersionMap = HashMap<(String, Insutype), Vec<(i64, Arc<ValidPolicy>)>>;
 #[derive(Clone, Default)]
 pub struct PolicyCache {
     versions: Arc<RwLock<Option<Arc<VersionMap>>>>,
+    /// One load at a time (see `CatalogCache::loading`).
+    loading: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl PolicyCache {
@@ -86,6 +88,10 @@ impl PolicyCache {
     }
 
     async fn load(&self, app: &App) -> AppResult<Arc<VersionMap>> {
+        if let Some(v) = self.versions.read().unwrap().clone() {
+            return Ok(v);
+        }
+        let _loading = self.loading.lock().await;
         if let Some(v) = self.versions.read().unwrap().clone() {
             return Ok(v);
         }

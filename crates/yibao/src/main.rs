@@ -353,6 +353,13 @@ async fn run(cli: Cli) -> Result<(), String> {
                     );
                 }
             }
+            // Load what the settlement path keeps in memory before the first
+            // request, so that the first uploads and settlements do not wait
+            // for it.
+            let warm_started = std::time::Instant::now();
+            app.catalog.view(&app).await.map_err(|e| e.to_string())?;
+            app.policies.snapshot(&app).await.map_err(|e| e.to_string())?;
+            tracing::info!(millis = warm_started.elapsed().as_millis() as u64, "catalog and policies loaded");
             // Close unpaid payment orders past their timeout, every minute.
             let sweeper = app.clone();
             tokio::spawn(async move {
