@@ -86,11 +86,55 @@ fn same_institution(credential: &Verifier, envelope: Option<&Value>) -> AppResul
     }
 }
 
-/// An SM2/SM4 envelope: its `input` is ciphertext (a string). Clients that
-/// send `signtype: "SM2"` with a plain input (their front-end signs) are not
-/// treated as such.
-fn is_encrypted(envelope: Option<&Value>) -> bool {
-    envelope.is_some_and(|e| e.get("input").is_some_and(Value::is_string))
+/// Whether the body is an SM2/SM4 envelope: a JSON object whose `input` is
+/// ciphertext (a string). Clients that send `signtype: "SM2"` with a plain
+/// input (their front-end signs) are not treated as such. Read without
+/// building the envelope: other values are skipped unallocated.
+fn input_is_string(body: &[u8]) -> bool {
+    use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+    struct IsString;
+    impl<'de> Visitor<'de> for IsString {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_str<E>(self, _: &str) -> Result<bool, E> {
+            Ok(true)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_unit<E>(self) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(false)
+        }
+        // Objects, and numbers (a map under serde_json's arbitrary_precision).
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(false)
+        }
+    }
+    #[derive(serde::Deserialize)]
+    struct Peek {
+        #[serde(default, deserialize_with = "is_string")]
+        input: bool,
+    }
+    fn is_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(IsString)
+    }
+    serde_json::from_slice::<Peek>(body).is_ok_and(|p| p.input)
 }
 
 /// Authenticates a call under the deployment's setting. Under `none`, a
@@ -108,8 +152,7 @@ pub async fn authenticate(
     let body = json;
     let paasid = header(headers, "x-tif-paasid")?;
     let ca_key = header(headers, "x-ca-key")?;
-    let envelope: Option<Value> = serde_json::from_slice::<Value>(body).ok().filter(Value::is_object);
-    let encrypted = is_encrypted(envelope.as_ref());
+    let encrypted = input_is_string(body);
     let presented = match (paasid, ca_key) {
         (Some(_), _) => Some(Method::Tif),
         (None, Some(_)) => Some(Method::HmacSm3),
@@ -119,6 +162,9 @@ pub async fn authenticate(
     if presented.is_none() && app.config.fsi_auth == FsiAuth::None {
         return Ok(Authenticated { body: body.clone(), seal: None, credential_id: None });
     }
+    // Only now the whole envelope as a value: the path above (no
+    // credential, none required) must not parse every message twice.
+    let envelope: Option<Value> = serde_json::from_slice::<Value>(body).ok().filter(Value::is_object);
     let code = paasid
         .or(ca_key)
         .map(str::to_owned)

@@ -42,16 +42,15 @@ pub enum Reply {
 }
 
 /// Parses `input.<node>` (or the whole input for an empty node) into `T`,
-/// from text so that decimals stay exact, naming the field on error.
+/// naming the field on error. Decimals stay exact: with serde_json's
+/// `arbitrary_precision` a `Value` keeps each number's text.
 pub fn node<T: DeserializeOwned>(input: &Value, node: &str) -> Result<T, AppError> {
     let part = if node.is_empty() { input } else { input.get(node).unwrap_or(&Value::Null) };
     let prefix = if node.is_empty() { "input".to_owned() } else { format!("input.{node}") };
     if part.is_null() {
         return Err(AppError::invalid(prefix, "不能为空"));
     }
-    let text = part.to_string();
-    let mut de = serde_json::Deserializer::from_str(&text);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    serde_path_to_error::deserialize(part).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.inner().to_string();
         let mut field = if path == "." {
