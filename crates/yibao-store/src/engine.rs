@@ -17,7 +17,7 @@
 //! Read jobs run on reader threads in a read-only transaction.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -304,6 +304,11 @@ impl Db {
         let batch_max = config.batch_max.clamp(1, 10_000);
         let stats = Arc::new(EngineStats::default());
         let wal_frames_restart = config.wal_frames_restart.max(1);
+        // Set by the writer while it waits to restart the WAL: the
+        // checkpointer then leaves the WAL alone (a checkpoint does not wait
+        // for another, so a long PASSIVE copy would make every restart
+        // attempt answer busy).
+        let restart_wanted = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
         let mut writers = Vec::new();
 
@@ -315,6 +320,7 @@ impl Db {
             let location = config.location.clone();
             let ready = ready_tx.clone();
             let stats = stats.clone();
+            let restart_wanted = restart_wanted.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("db-writer-{i}"))
                 .spawn(move || {
@@ -328,7 +334,7 @@ impl Db {
                         Ok(conn) => {
                             let _ = ready.send(Ok(()));
                             drop(ready);
-                            writer_loop(conn, rx, batch_max, &stats, wal_frames_restart);
+                            writer_loop(conn, rx, batch_max, &stats, (wal_frames_restart, &restart_wanted));
                         }
                         Err(e) => {
                             let _ = ready.send(Err(e));
@@ -354,9 +360,10 @@ impl Db {
         if let Location::Sqlite { path, synchronous } = &config.location {
             let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
             let conn = SqliteConn::open(path, *synchronous, false)?;
+            let restart_wanted = restart_wanted.clone();
             let handle = std::thread::Builder::new()
                 .name("db-checkpoint".into())
-                .spawn(move || checkpoint_loop(conn, stop_rx))
+                .spawn(move || checkpoint_loop(conn, &restart_wanted, stop_rx))
                 .expect("spawn db checkpointer");
             threads.push(handle);
             checkpoint_stop = Some(stop_tx);
@@ -543,15 +550,25 @@ const WAL_BYTES_KEPT: i64 = 64 * 1024 * 1024;
 /// WAL index. RESTART runs on the writer between batches (so no write waits
 /// on a lock); it copies the few frames the checkpointer has not, and waits
 /// for the readers' short transactions to end.
-fn restart_wal(conn: &mut dyn Tx, stats: &EngineStats) {
+///
+/// Returns false when SQLite answered busy (the checkpointer was copying at
+/// that moment: a checkpoint does not wait for another), so that the writer
+/// tries again before its next batch rather than after another
+/// `wal_frames_restart` frames.
+fn restart_wal(conn: &mut dyn Tx, stats: &EngineStats) -> bool {
     let started = Instant::now();
-    match conn.query("PRAGMA wal_checkpoint(RESTART)", &[]) {
-        Ok(_) => {
-            stats.wal_restarts.fetch_add(1, Ordering::Relaxed);
-            stats.wal_restart_micros_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    let busy = match conn.query("PRAGMA wal_checkpoint(RESTART)", &[]) {
+        Ok(rows) => rows.first().map(|r| r.i64(0)).transpose().map(|b| b.unwrap_or(0) != 0).unwrap_or(true),
+        Err(e) => {
+            tracing::warn!(error = %e, "WAL restart failed; retried before the next batch");
+            true
         }
-        Err(e) => tracing::warn!(error = %e, "WAL restart failed; retried after the next batch"),
+    };
+    if !busy {
+        stats.wal_restarts.fetch_add(1, Ordering::Relaxed);
+        stats.wal_restart_micros_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
     }
+    !busy
 }
 
 /// How often the checkpointer copies the WAL back: often enough that the
@@ -562,11 +579,14 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
 /// Copies the WAL back into the database every `CHECKPOINT_INTERVAL`, in
 /// PASSIVE mode: it never waits for or blocks the writer or the readers.
 /// Stops, after a last checkpoint, when `stop` closes.
-fn checkpoint_loop(mut conn: SqliteConn, stop: Receiver<()>) {
+fn checkpoint_loop(mut conn: SqliteConn, restart_wanted: &AtomicBool, stop: Receiver<()>) {
     let mut failing = false;
     loop {
         let stopping =
             matches!(stop.recv_timeout(CHECKPOINT_INTERVAL), Err(crossbeam_channel::RecvTimeoutError::Disconnected));
+        if restart_wanted.load(Ordering::Relaxed) && !stopping {
+            continue;
+        }
         match conn.wal_checkpoint_passive() {
             Ok(_) => failing = false,
             Err(e) => {
@@ -609,13 +629,16 @@ fn writer_loop(
     rx: Receiver<Box<dyn WriteJob>>,
     batch_max: usize,
     stats: &EngineStats,
-    wal_frames_restart: i64,
+    (wal_frames_restart, restart_wanted): (i64, &AtomicBool),
 ) {
     while let Ok(first) = rx.recv() {
         // Only SQLite writers track frames; elsewhere this stays 0.
         if crate::sqlite::wal_frames_committed() > wal_frames_restart {
-            restart_wal(&mut *conn, stats);
-            crate::sqlite::reset_wal_frames();
+            restart_wanted.store(true, Ordering::Relaxed);
+            if restart_wal(&mut *conn, stats) {
+                crate::sqlite::reset_wal_frames();
+                restart_wanted.store(false, Ordering::Relaxed);
+            }
         }
         let mut batch = vec![first];
         while batch.len() < batch_max {
