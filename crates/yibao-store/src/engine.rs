@@ -52,7 +52,7 @@ pub struct DbConfig {
     pub readers: usize,
     pub batch_max: usize,
     /// SQLite: WAL frames (pages) after which the writer, between batches,
-    /// restarts the WAL from its beginning (see `checkpoint_loop`).
+    /// restarts the WAL from its beginning (see `restart_wal`).
     pub wal_frames_restart: i64,
 }
 
@@ -334,7 +334,7 @@ impl Db {
                         Ok(conn) => {
                             let _ = ready.send(Ok(()));
                             drop(ready);
-                            writer_loop(conn, rx, batch_max, &stats, (wal_frames_restart, &restart_wanted));
+                            writer_loop(conn, rx, batch_max, &stats, wal_frames_restart, &restart_wanted);
                         }
                         Err(e) => {
                             let _ = ready.send(Err(e));
@@ -557,8 +557,9 @@ const WAL_BYTES_KEPT: i64 = 64 * 1024 * 1024;
 /// `wal_frames_restart` frames.
 fn restart_wal(conn: &mut dyn Tx, stats: &EngineStats) -> bool {
     let started = Instant::now();
-    let busy = match conn.query("PRAGMA wal_checkpoint(RESTART)", &[]) {
-        Ok(rows) => rows.first().map(|r| r.i64(0)).transpose().map(|b| b.unwrap_or(0) != 0).unwrap_or(true),
+    // The pragma answers one row (busy, frames in the WAL, frames copied).
+    let busy = match conn.query_one("PRAGMA wal_checkpoint(RESTART)", &[]).and_then(|r| r.i64(0)) {
+        Ok(busy) => busy != 0,
         Err(e) => {
             tracing::warn!(error = %e, "WAL restart failed; retried before the next batch");
             true
@@ -629,7 +630,8 @@ fn writer_loop(
     rx: Receiver<Box<dyn WriteJob>>,
     batch_max: usize,
     stats: &EngineStats,
-    (wal_frames_restart, restart_wanted): (i64, &AtomicBool),
+    wal_frames_restart: i64,
+    restart_wanted: &AtomicBool,
 ) {
     while let Ok(first) = rx.recv() {
         // Only SQLite writers track frames; elsewhere this stays 0.

@@ -108,14 +108,9 @@ impl SqliteConn {
 
     /// Runs a PASSIVE checkpoint: copies what it can of the WAL back into
     /// the database without waiting for any lock (pages a reader still
-    /// needs are left for the next call). Returns (frames in the WAL,
-    /// frames checkpointed).
-    pub fn wal_checkpoint_passive(&mut self) -> DbResult<(i64, i64)> {
-        let (_busy, log, done): (i64, i64, i64) = self
-            .conn
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(map_err)?;
-        Ok((log, done))
+    /// needs are left for the next call).
+    pub fn wal_checkpoint_passive(&mut self) -> DbResult<()> {
+        self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())).map_err(map_err)
     }
 
     fn bind_and<T>(
