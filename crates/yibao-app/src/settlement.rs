@@ -703,7 +703,7 @@ fn prepare(
     action: VisitAction,
     lock: bool,
 ) -> AppResult<Prepared> {
-    let mut visit = load_visit(tx, ctx, &input.mdtrt_id, Some(&input.psn_no))?;
+    let mut visit = crate::visit::visit_of(tx, ctx, &input.mdtrt_id, Some(&input.psn_no), lock)?;
     if visit.kind != kind {
         return Err(AppError::invalid(
             "mdtrt_id",
@@ -801,8 +801,9 @@ fn prepare(
     Ok(Prepared { visit, person, cov, policy_id, key, balance, result })
 }
 
-/// 2206 / 2303 / 2101: what the settlement would be; remembers that the
-/// visit was pre-settled (settlement does not require it).
+/// 2206 / 2303 / 2101: what the settlement would be. Writes nothing (it runs
+/// on a reader for 2206 / 2303): settlement does not require it, and a repeat
+/// answers from the visit as it then stands.
 pub fn pre_settle(
     tx: &mut dyn Tx,
     ctx: &FsiCtx,
@@ -811,15 +812,13 @@ pub fn pre_settle(
     kind: VisitKind,
 ) -> AppResult<Outcome> {
     let p = prepare(tx, ctx, policies, input, kind, VisitAction::PreSettle, false)?;
-    let mut visit = p.visit.clone();
-    visit.facts.pre_settled = true;
-    yibao_store::visit::update(tx, &visit, ctx.now_ms)?;
+    let visit = &p.visit;
     let amounts = amounts_of(&p.result, p.result.balc);
     let details: Vec<SetlDetail> = p.result.setldetail.iter().map(SetlDetail::of).collect();
     let info = setlinfo_json(
         &p.person,
         &p.cov,
-        &visit,
+        visit,
         &amounts,
         SetlStamp {
             pool_prop: p.result.pool_prop_selfpay,
@@ -911,7 +910,6 @@ pub fn settle_visit(
     let mut visit = p.visit.clone();
     visit.settled_setl_id = Some(setl_id.clone());
     visit.facts.settled = true;
-    visit.facts.pre_settled = false;
     if kind != VisitKind::Inpatient {
         visit.endtime = Some(ctx.now);
     }
@@ -1013,7 +1011,6 @@ pub fn cancel_settlement(
     )?;
     visit.settled_setl_id = None;
     visit.facts.settled = false;
-    visit.facts.pre_settled = false;
     yibao_store::visit::update(tx, &visit, ctx.now_ms)?;
     let person = yibao_store::enrollment::person(tx, &visit.psn_no)?
         .ok_or_else(|| AppError::Internal("person of a visit vanished".into()))?;

@@ -163,9 +163,21 @@ fn check_institution_region(ctx: &FsiCtx) -> AppResult<()> {
 
 /// Loads a visit of this institution for a change, checking the person.
 pub fn load_visit(tx: &mut dyn Tx, ctx: &FsiCtx, mdtrt_id: &str, psn_no: Option<&str>) -> AppResult<VisitRow> {
+    visit_of(tx, ctx, mdtrt_id, psn_no, true)
+}
+
+/// The visit `mdtrt_id` of this institution (and person, when given), locked
+/// for the rest of a write transaction when `lock`.
+pub fn visit_of(
+    tx: &mut dyn Tx,
+    ctx: &FsiCtx,
+    mdtrt_id: &str,
+    psn_no: Option<&str>,
+    lock: bool,
+) -> AppResult<VisitRow> {
     let id = parse_id("mdtrt_id", mdtrt_id, 30)?;
     let visit =
-        repo::get(tx, &id, true)?.ok_or_else(|| AppError::invalid("mdtrt_id", format!("就诊ID“{id}”不存在")))?;
+        repo::get(tx, &id, lock)?.ok_or_else(|| AppError::invalid("mdtrt_id", format!("就诊ID“{id}”不存在")))?;
     if visit.fixmedins_code.as_str() != ctx.fixmedins_code() {
         return Err(AppError::invalid("mdtrt_id", format!("就诊ID“{id}”不属于本机构")));
     }
@@ -420,7 +432,6 @@ pub fn update_info(
     if !diagnoses.is_empty() {
         visit.diagnoses = serde_json::to_string(diagnoses).expect("diagnoses serialize");
     }
-    visit.facts.pre_settled = false;
     repo::update(tx, &visit, ctx.now_ms)?;
     Ok(Outcome { output: Value::Null, effect: Effect::None })
 }
@@ -523,6 +534,37 @@ pub fn answer_of(line: &FeeLineRow, item: Option<&CatalogItem>, restriction: Opt
         drt_reim_flag: "0",
         memo: restriction.map(|r| format!("限定支付范围：{r}")),
         exp_content: None,
+    }
+}
+
+/// Fields of a fee line the `fee_detail` columns already hold (parsed, exact).
+const LINE_FIELDS_IN_COLUMNS: &[&str] = &[
+    "mdtrt_id",
+    "feedetl_sn",
+    "chrg_bchno",
+    "psn_no",
+    "med_list_codg",
+    "medins_list_codg",
+    "fee_ocur_time",
+    "cnt",
+    "pric",
+    "det_item_fee_sumamt",
+];
+
+/// The other fields of a line as sent (doctor, department, flags, …), as a
+/// JSON object, for audit and risk rules. Leaving out what the columns hold
+/// halves what each uploaded line writes.
+fn extra_fields(raw: &Value) -> String {
+    match raw.as_object() {
+        Some(fields) => {
+            let rest: serde_json::Map<String, Value> = fields
+                .iter()
+                .filter(|(k, _)| !LINE_FIELDS_IN_COLUMNS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            Value::Object(rest).to_string()
+        }
+        None => "{}".into(),
     }
 }
 
@@ -633,7 +675,7 @@ pub fn upload_lines(
                 preselfpay_amt,
                 inscp_scp_amt,
                 active: true,
-                extra: raw_lines.get(i).map(Value::to_string).unwrap_or_else(|| "{}".into()),
+                extra: raw_lines.get(i).map(extra_fields).unwrap_or_else(|| "{}".into()),
             },
             item,
             resolved.restriction.clone(),
@@ -645,7 +687,6 @@ pub fn upload_lines(
         return Err(AppError::Retryable("费用明细并发上传".into()));
     }
     visit.facts.active_lines += stored.len() as u32;
-    visit.facts.pre_settled = false;
     repo::update(tx, &visit, ctx.now_ms)?;
     let result: Vec<LineAnswer> =
         rows.iter().map(|(r, item, restr)| answer_of(r, Some(item), restr.as_deref())).collect();
@@ -687,7 +728,6 @@ pub fn cancel_lines(
     let after: std::collections::HashSet<String> = repo::active_serials(tx, &visit.mdtrt_id)?.into_iter().collect();
     let cancelled: Vec<String> = before.difference(&after).cloned().collect();
     visit.facts.active_lines = after.len() as u32;
-    visit.facts.pre_settled = false;
     repo::update(tx, &visit, ctx.now_ms)?;
     Ok(Outcome { output: Value::Null, effect: Effect::LinesCancelled { mdtrt_id: visit.mdtrt_id, serials: cancelled } })
 }
@@ -725,7 +765,6 @@ pub fn discharge(
     check_diagnoses(tx, "diseinfo", diagnoses)?;
     visit.endtime = Some(d.endtime);
     visit.facts.discharged = true;
-    visit.facts.pre_settled = false;
     visit.discharge_info = Some(raw.to_string());
     if !diagnoses.is_empty() {
         visit.diagnoses = serde_json::to_string(diagnoses).expect("diagnoses serialize");
@@ -739,7 +778,6 @@ pub fn cancel_discharge(tx: &mut dyn Tx, ctx: &FsiCtx, mdtrt_id: &str, psn_no: O
     rules::check(visit.kind, &visit.facts, VisitAction::CancelDischarge)?;
     visit.endtime = None;
     visit.facts.discharged = false;
-    visit.facts.pre_settled = false;
     repo::update(tx, &visit, ctx.now_ms)?;
     Ok(Outcome { output: Value::Null, effect: Effect::None })
 }
@@ -766,4 +804,24 @@ pub fn cancel_visit(
 /// parses lines one by one).
 pub fn line_error(index: usize, e: FieldError) -> AppError {
     AppError::Invalid(vec![e.within(&format!("feedetail[{index}]"))])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_fields_keep_only_what_the_columns_do_not_hold() {
+        let raw = serde_json::json!({
+            "feedetl_sn": "1", "mdtrt_id": "M1", "psn_no": "P1", "chrg_bchno": "B1", "fee_ocur_time": "2026-11-23 10:00:00",
+            "med_list_codg": "X", "medins_list_codg": "HIS-X", "cnt": "2", "pric": "1.50", "det_item_fee_sumamt": "3.00",
+            "bilg_dr_codg": "D01", "bilg_dr_name": "医生", "hosp_appr_flag": "0", "memo": null
+        });
+        let kept: Value = serde_json::from_str(&extra_fields(&raw)).unwrap();
+        assert_eq!(
+            kept,
+            serde_json::json!({"bilg_dr_codg": "D01", "bilg_dr_name": "医生", "hosp_appr_flag": "0", "memo": null})
+        );
+        assert_eq!(extra_fields(&serde_json::json!("not an object")), "{}");
+    }
 }

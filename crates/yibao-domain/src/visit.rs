@@ -64,8 +64,6 @@ pub struct VisitFacts {
     pub settled: bool,
     /// Discharged (2402) and not un-discharged (2405).
     pub discharged: bool,
-    /// A pre-settlement was made after the last change of fee lines.
-    pub pre_settled: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
@@ -73,9 +71,8 @@ pub struct VisitFacts {
 pub enum VisitState {
     /// Registered or admitted; no fee lines.
     Registered,
-    /// Fee lines uploaded, not pre-settled since.
+    /// Fee lines uploaded (a pre-settlement, 2206, changes nothing).
     DetailsUploaded,
-    PreSettled,
     Settled,
     Cancelled,
 }
@@ -88,8 +85,6 @@ impl VisitState {
             VisitState::Settled
         } else if facts.active_lines == 0 {
             VisitState::Registered
-        } else if facts.pre_settled {
-            VisitState::PreSettled
         } else {
             VisitState::DetailsUploaded
         }
@@ -99,7 +94,6 @@ impl VisitState {
         match self {
             VisitState::Registered => "已登记",
             VisitState::DetailsUploaded => "已上传费用明细",
-            VisitState::PreSettled => "已预结算",
             VisitState::Settled => "已结算",
             VisitState::Cancelled => "已撤销",
         }
@@ -210,7 +204,7 @@ mod tests {
     use super::*;
 
     fn facts(lines: u32, settled: bool, discharged: bool) -> VisitFacts {
-        VisitFacts { cancelled: false, active_lines: lines, settled, discharged, pre_settled: false }
+        VisitFacts { cancelled: false, active_lines: lines, settled, discharged }
     }
 
     #[test]
@@ -254,8 +248,6 @@ mod tests {
     fn state_is_derived_from_facts() {
         assert_eq!(VisitState::of(&facts(0, false, false)), VisitState::Registered);
         assert_eq!(VisitState::of(&facts(2, false, false)), VisitState::DetailsUploaded);
-        let pre = VisitFacts { pre_settled: true, ..facts(2, false, false) };
-        assert_eq!(VisitState::of(&pre), VisitState::PreSettled);
         assert_eq!(VisitState::of(&facts(2, true, false)), VisitState::Settled);
     }
 }

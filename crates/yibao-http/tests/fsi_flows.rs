@@ -185,10 +185,17 @@ backend_tests! {
             "medfee_sumamt": "119.99", "psn_setlway": "01", "mdtrt_id": mdtrt_id, "insutype": "390", "acct_used_flag": "0"}})).await;
         assert!(e.contains("medfee_sumamt"), "{e}");
 
+        let write_jobs = || app.db.stats().write_jobs.load(std::sync::atomic::Ordering::Relaxed);
+        let writes_before = write_jobs();
         let pre = his.ok("2206", settle_data.clone()).await;
         let info = &pre["setlinfo"];
         assert_eq!(m(&info["medfee_sumamt"]), total);
         assert!(info["setl_id"].is_null(), "a pre-settlement settles nothing: {info}");
+        // It is answered by a reader: no write job, nothing logged, and a
+        // repeat (a HIS resending after a timeout) gives the same figures.
+        assert_eq!(write_jobs(), writes_before, "a pre-settlement writes nothing");
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM fsi_message WHERE infno = '2206'").await, 0);
+        assert_eq!(his.ok("2206", settle_data.clone()).await["setlinfo"]["hifp_pay"], info["hifp_pay"]);
 
         // 2207, then the same message again: the same answer, one settlement.
         let msgid = his.msgid();

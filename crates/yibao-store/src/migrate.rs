@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "fund", include_str!("../migrations/0004_fund.sql")),
     (5, "interface", include_str!("../migrations/0005_interface.sql")),
     (6, "gateway", include_str!("../migrations/0006_gateway.sql")),
+    (7, "write_path", include_str!("../migrations/0007_write_path.sql")),
 ];
 
 fn translate(sql: &str, backend: Backend) -> String {

@@ -37,8 +37,8 @@ pub struct VisitRow {
 }
 
 const COLUMNS: &str = "mdtrt_id, kind, fixmedins_code, psn_no, insutype, med_type, insu_admdvs, mdtrtarea_admvs, \
-    mdtrt_cert_type, ipt_otp_no, begntime, endtime, cancelled, discharged, pre_settled, active_lines, settled_setl_id, \
-    info, diagnoses, discharge_info";
+    mdtrt_cert_type, ipt_otp_no, begntime, endtime, cancelled, discharged, active_lines, settled_setl_id, info, \
+    diagnoses, discharge_info";
 
 fn from_row(r: &Row) -> DbResult<VisitRow> {
     Ok(VisitRow {
@@ -57,14 +57,13 @@ fn from_row(r: &Row) -> DbResult<VisitRow> {
         facts: VisitFacts {
             cancelled: r.bool(12)?,
             discharged: r.bool(13)?,
-            pre_settled: r.bool(14)?,
-            active_lines: r.get(15)?,
-            settled: r.opt_text(16)?.is_some(),
+            active_lines: r.get(14)?,
+            settled: r.opt_text(15)?.is_some(),
         },
-        settled_setl_id: r.opt_text(16)?,
-        info: r.text(17)?,
-        diagnoses: r.text(18)?,
-        discharge_info: r.get(19)?,
+        settled_setl_id: r.opt_text(15)?,
+        info: r.text(16)?,
+        diagnoses: r.text(17)?,
+        discharge_info: r.get(18)?,
     })
 }
 
@@ -72,7 +71,7 @@ pub fn insert(tx: &mut dyn Tx, v: &VisitRow, now_ms: i64) -> DbResult<()> {
     tx.execute(
         &format!(
             "INSERT INTO visit ({COLUMNS}, created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-             $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21)"
+             $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20)"
         ),
         &[
             v.mdtrt_id.as_str().into(),
@@ -89,7 +88,6 @@ pub fn insert(tx: &mut dyn Tx, v: &VisitRow, now_ms: i64) -> DbResult<()> {
             v.endtime.into(),
             v.facts.cancelled.into(),
             v.facts.discharged.into(),
-            v.facts.pre_settled.into(),
             i64::from(v.facts.active_lines).into(),
             v.settled_setl_id.clone().into(),
             v.info.as_str().into(),
@@ -113,15 +111,13 @@ pub fn get(tx: &mut dyn Tx, mdtrt_id: &str, lock: bool) -> DbResult<Option<Visit
 /// information documents.
 pub fn update(tx: &mut dyn Tx, v: &VisitRow, now_ms: i64) -> DbResult<()> {
     let n = tx.execute(
-        "UPDATE visit SET med_type = $1, endtime = $2, cancelled = $3, discharged = $4, pre_settled = $5, \
-         active_lines = $6, settled_setl_id = $7, info = $8, diagnoses = $9, discharge_info = $10, updated_at_ms = $11 \
-         WHERE mdtrt_id = $12",
+        "UPDATE visit SET med_type = $1, endtime = $2, cancelled = $3, discharged = $4, active_lines = $5, \
+         settled_setl_id = $6, info = $7, diagnoses = $8, discharge_info = $9, updated_at_ms = $10 WHERE mdtrt_id = $11",
         &[
             v.med_type.code().into(),
             v.endtime.into(),
             v.facts.cancelled.into(),
             v.facts.discharged.into(),
-            v.facts.pre_settled.into(),
             i64::from(v.facts.active_lines).into(),
             v.settled_setl_id.clone().into(),
             v.info.as_str().into(),

@@ -380,16 +380,17 @@ pub async fn execute(
             })
             .await
         }
-        Message::Settle { input: s, kind, commit } => {
+        Message::Settle { input: s, kind, commit: true } => {
             let policies = app.policies.snapshot(app).await?;
-            write(app, ctx, true, move |tx, ctx| {
-                if commit {
-                    yibao_app::settlement::settle_visit(tx, ctx, &policies, &s, kind)
-                } else {
-                    yibao_app::settlement::pre_settle(tx, ctx, &policies, &s, kind)
-                }
-            })
-            .await
+            write(app, ctx, true, move |tx, ctx| yibao_app::settlement::settle_visit(tx, ctx, &policies, &s, kind))
+                .await
+        }
+        Message::Settle { input: s, kind, commit: false } => {
+            // 2206 / 2303 change nothing, so they run on a reader: no write
+            // job, no commit, and a repeat simply calculates again.
+            let policies = app.policies.snapshot(app).await?;
+            read(app, ctx, move |tx, ctx| Ok(yibao_app::settlement::pre_settle(tx, ctx, &policies, &s, kind)?.output))
+                .await
         }
         Message::CancelSettlement { visit: v, setl_id } => {
             write(app, ctx, true, move |tx, ctx| {

@@ -285,7 +285,6 @@ pub fn reverse(tx: &mut dyn Tx, ctx: &FsiCtx, omsgid: &str, oinfno: &str, _psn_n
             yibao_domain::visit::check(v.kind, &v.facts, yibao_domain::visit::VisitAction::UploadDetails)?;
             yibao_store::visit::reactivate_lines(tx, mdtrt_id, serials)?;
             v.facts.active_lines = yibao_store::visit::count_active(tx, mdtrt_id)?;
-            v.facts.pre_settled = false;
             yibao_store::visit::update(tx, &v, ctx.now_ms)?;
         }
         Effect::Settled { mdtrt_id, setl_id } => {
