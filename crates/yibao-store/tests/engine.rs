@@ -62,6 +62,53 @@ fn failed_jobs_in_a_batch_write_nothing_and_others_commit() {
     }
 }
 
+/// Batches run first without a savepoint per job; a failed job rolls the
+/// batch back and it runs again with savepoints. Forced here: a slow job
+/// holds the writer while ten jobs queue up behind it and become one batch.
+#[test]
+fn a_failure_in_an_optimistic_batch_reruns_it_with_savepoints() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    for db in testing::backends() {
+        make_table(&db);
+        let db = Arc::new(db);
+        let runs = Arc::new(AtomicUsize::new(0));
+        let slow = {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                db.write_blocking(|tx: &mut dyn Tx| {
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    tx.execute("INSERT INTO t (id, note) VALUES (0, 'slow')", params![])
+                })
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let queued: Vec<_> = (1..=10_i64)
+            .map(|id| {
+                let (db, runs) = (db.clone(), runs.clone());
+                std::thread::spawn(move || {
+                    db.write_blocking(move |tx: &mut dyn Tx| {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        tx.execute("INSERT INTO t (id, note) VALUES ($1, 'q')", params![id])?;
+                        if id == 5 {
+                            return Err(DbError::new(DbErrorKind::Other, "refused after writing"));
+                        }
+                        Ok(id)
+                    })
+                })
+            })
+            .collect();
+        slow.join().unwrap().unwrap();
+        let results: Vec<_> = queued.into_iter().map(|h| h.join().unwrap()).collect();
+        for (i, r) in results.iter().enumerate() {
+            assert_eq!(r.is_ok(), i + 1 != 5, "job {} on {:?}", i + 1, db.backend());
+        }
+        assert_eq!(count(&db), 10, "the slow job and nine queued ones, not the failed one's partial write");
+        let stats = db.stats();
+        assert!(stats.write_isolations.load(Ordering::Relaxed) >= 1, "{:?}: the batch was rerun", db.backend());
+        assert!(runs.load(Ordering::SeqCst) > 10, "jobs before the failure ran again");
+    }
+}
+
 #[test]
 fn a_swallowed_statement_error_fails_the_job_on_both_backends() {
     for db in testing::backends() {

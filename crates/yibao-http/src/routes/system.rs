@@ -53,8 +53,12 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
          # TYPE yibao_db_write_jobs_failed_total counter\nyibao_db_write_jobs_failed_total {}\n\
          # HELP yibao_db_write_retries_total Batches retried after a lock conflict.\n\
          # TYPE yibao_db_write_retries_total counter\nyibao_db_write_retries_total {}\n\
+         # HELP yibao_db_write_isolations_total Batches rerun with a savepoint per job after a job failed.\n\
+         # TYPE yibao_db_write_isolations_total counter\nyibao_db_write_isolations_total {}\n\
          # HELP yibao_db_commit_seconds_total Time spent committing.\n\
          # TYPE yibao_db_commit_seconds_total counter\nyibao_db_commit_seconds_total {}\n\
+         # HELP yibao_db_write_busy_seconds_total Time writers spent running batches, commits included.\n\
+         # TYPE yibao_db_write_busy_seconds_total counter\nyibao_db_write_busy_seconds_total {}\n\
          # HELP yibao_db_wal_restarts_total SQLite WAL restarts by the writer.\n\
          # TYPE yibao_db_wal_restarts_total counter\nyibao_db_wal_restarts_total {}\n\
          # HELP yibao_db_wal_restart_seconds_total Time the writer spent restarting the WAL.\n\
@@ -68,7 +72,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         stats.write_jobs.load(Ordering::Relaxed),
         stats.write_jobs_failed.load(Ordering::Relaxed),
         stats.write_retries.load(Ordering::Relaxed),
+        stats.write_isolations.load(Ordering::Relaxed),
         stats.commit_micros_total.load(Ordering::Relaxed) as f64 / 1e6,
+        stats.batch_micros_total.load(Ordering::Relaxed) as f64 / 1e6,
         stats.wal_restarts.load(Ordering::Relaxed),
         stats.wal_restart_micros_total.load(Ordering::Relaxed) as f64 / 1e6,
         stats.read_jobs.load(Ordering::Relaxed),
