@@ -93,13 +93,16 @@ pub struct SimPerson {
 }
 
 /// Active basic enrollments of persons of region `region`, in psn_no order
-/// after `after`, at most `limit`.
+/// after `after`, at most `limit`. `CROSS JOIN` makes SQLite walk persons in
+/// key order (a page costs its own rows): driven by the region index instead,
+/// every page sorted the whole region (≈ 60 s of CPU at 1 M persons).
 pub fn persons_page(tx: &mut dyn Tx, region: &str, after: &str, limit: i64) -> DbResult<Vec<SimPerson>> {
     tx.query(
         "SELECT p.psn_no, p.certno, e.insutype, e.psn_type, p.brdy, \
                 CASE WHEN a.psn_no IS NULL THEN 0 ELSE 1 END \
-         FROM person p JOIN enrollment e ON e.psn_no = p.psn_no LEFT JOIN account a ON a.psn_no = p.psn_no \
-         WHERE e.insu_admdvs = $1 AND e.status = 'active' AND e.insutype IN ('310', '390') AND p.psn_no > $2 \
+         FROM person p CROSS JOIN enrollment e LEFT JOIN account a ON a.psn_no = p.psn_no \
+         WHERE e.psn_no = p.psn_no AND e.insu_admdvs = $1 AND e.status = 'active' AND e.insutype IN ('310', '390') \
+           AND p.psn_no > $2 \
            AND p.death_date IS NULL \
          ORDER BY p.psn_no LIMIT $3",
         params![region, after, limit],

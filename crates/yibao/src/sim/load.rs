@@ -12,6 +12,8 @@ use super::http::{Conn, HttpError};
 
 pub const PATH: &str = "/fsi/api/rsfComIfsService/callService";
 pub const CLIENTS_MAX: usize = 1024;
+/// Nice value of the client threads (lower priority than the server's).
+pub const CLIENT_NICE: i32 = 10;
 /// Distinct error kinds kept per run; later ones are counted as "other".
 const ERROR_KINDS_MAX: usize = 200;
 /// Latency samples kept per transaction code and client.
@@ -396,6 +398,9 @@ pub fn run(
                 // treat the same person at once (as in life).
                 let mine: Vec<&SimPerson> = persons.iter().skip(id).step_by(cfg.clients).collect();
                 scope.spawn(move || {
+                    // The load generator shares the cores with the server it
+                    // measures; it yields them, as it would on its own host.
+                    yibao_store::engine::set_thread_nice(CLIENT_NICE);
                     let mut prefix = Vec::with_capacity(mine.len());
                     let mut sum = 0u64;
                     for p in &mine {
