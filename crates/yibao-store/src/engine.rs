@@ -702,7 +702,8 @@ fn writer_loop(
 
 /// How a batch attempt ended.
 enum Attempt {
-    Committed,
+    /// Committed, or (a batch of one whose job failed) rolled back.
+    Done,
     /// A lock conflict: roll back, wait, run the batch again.
     Conflict,
     /// A job failed in a batch run without savepoints: roll back and run the
@@ -773,15 +774,15 @@ fn run_batch(conn: &mut dyn Tx, mut batch: Vec<Box<dyn WriteJob>>, stats: &Engin
             if !savepoints && failed > 0 {
                 // A batch of one whose job failed: nothing to commit.
                 conn.execute_batch("ROLLBACK")?;
-                return Ok(Attempt::Committed);
+                return Ok(Attempt::Done);
             }
             let started = Instant::now();
             conn.execute_batch("COMMIT")?;
             stats.commit_micros_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-            Ok(Attempt::Committed)
+            Ok(Attempt::Done)
         })();
         match attempt_result {
-            Ok(Attempt::Committed) => break Ok(()),
+            Ok(Attempt::Done) => break Ok(()),
             Ok(Attempt::Isolate) => {
                 stats.write_isolations.fetch_add(1, Ordering::Relaxed);
                 savepoints = true;
