@@ -600,7 +600,7 @@ fn checkpoint_loop(mut conn: SqliteConn, restart_wanted: &AtomicBool, stop: Rece
             continue;
         }
         match conn.wal_checkpoint_passive() {
-            Ok(_) => failing = false,
+            Ok(()) => failing = false,
             Err(e) => {
                 // One line per streak of failures, not one per tick.
                 if !failing {
@@ -702,8 +702,9 @@ fn writer_loop(
 
 /// How a batch attempt ended.
 enum Attempt {
-    /// Committed, or (a batch of one whose job failed) rolled back.
-    Done,
+    /// Committed, or (a batch of one whose job failed) rolled back;
+    /// `failed`: a job of the batch failed.
+    Done { failed: bool },
     /// A lock conflict: roll back, wait, run the batch again.
     Conflict,
     /// A job failed in a batch run without savepoints: roll back and run the
@@ -711,7 +712,8 @@ enum Attempt {
     Isolate,
 }
 
-/// Runs a batch in one transaction and commits it. Returns whether a job failed.
+/// Runs a batch in one transaction and commits it. Returns whether a job (or
+/// the whole batch) failed.
 ///
 /// A savepoint per job lets one job fail without undoing the others, but it
 /// costs: SQLite copies every page a job touches into the statement journal
@@ -729,8 +731,7 @@ fn run_batch(conn: &mut dyn Tx, mut batch: Vec<Box<dyn WriteJob>>, stats: &Engin
     let jobs = batch.len();
     let mut savepoints = jobs > 1 && !optimistic;
     let mut attempt = 0;
-    let mut any_failed = false;
-    let commit_result = loop {
+    let (commit_result, any_failed) = loop {
         attempt += 1;
         let attempt_result = (|| -> DbResult<Attempt> {
             conn.execute_batch(begin)?;
@@ -770,19 +771,18 @@ fn run_batch(conn: &mut dyn Tx, mut batch: Vec<Box<dyn WriteJob>>, stats: &Engin
                 }
             }
             stats.write_jobs_failed.fetch_add(failed, Ordering::Relaxed);
-            any_failed = failed > 0;
             if !savepoints && failed > 0 {
                 // A batch of one whose job failed: nothing to commit.
                 conn.execute_batch("ROLLBACK")?;
-                return Ok(Attempt::Done);
+                return Ok(Attempt::Done { failed: true });
             }
             let started = Instant::now();
             conn.execute_batch("COMMIT")?;
             stats.commit_micros_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-            Ok(Attempt::Done)
+            Ok(Attempt::Done { failed: failed > 0 })
         })();
         match attempt_result {
-            Ok(Attempt::Done) => break Ok(()),
+            Ok(Attempt::Done { failed }) => break (Ok(()), failed),
             Ok(Attempt::Isolate) => {
                 stats.write_isolations.fetch_add(1, Ordering::Relaxed);
                 savepoints = true;
@@ -794,7 +794,7 @@ fn run_batch(conn: &mut dyn Tx, mut batch: Vec<Box<dyn WriteJob>>, stats: &Engin
                 std::thread::sleep(Duration::from_millis(2 * u64::from(attempt)));
             }
             Ok(Attempt::Conflict) => {
-                break Err(DbError::new(DbErrorKind::Retryable, "gave up after repeated lock conflicts"));
+                break (Err(DbError::new(DbErrorKind::Retryable, "gave up after repeated lock conflicts")), true);
             }
             Err(e) => {
                 // The transaction may or may not still be open.
@@ -805,7 +805,7 @@ fn run_batch(conn: &mut dyn Tx, mut batch: Vec<Box<dyn WriteJob>>, stats: &Engin
                     continue;
                 }
                 tracing::error!(error = %e, jobs = batch.len(), "write batch failed");
-                break Err(e);
+                break (Err(e), true);
             }
         }
     };
