@@ -273,8 +273,9 @@ pub fn parse_request(body: &[u8], path_infno: Option<&str>) -> Result<(Request, 
     if !infver_ok(&envelope.infver) {
         return Err(AppError::invalid("infver", format!("接口版本号“{}”无效，应为 V1.0", envelope.infver)));
     }
-    let input = if envelope.input.is_null() { serde_json::json!({}) } else { envelope.input.clone() };
-    let message = transactions::parse(&infno, &input)?;
+    let empty = Value::Object(serde_json::Map::new());
+    let input = if envelope.input.is_null() { &empty } else { &envelope.input };
+    let message = transactions::parse(&infno, input)?;
     Ok((envelope, infno, message))
 }
 

@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use yibao_app::fsi::{self as fsi_app, Effect, FsiCtx, Outcome, sha256_hex};
+use yibao_app::fsi::{self as fsi_app, Effect, FsiCtx, Outcome};
 use yibao_app::risk::RiskRequest;
 use yibao_app::settlement::SettleInput;
 use yibao_app::visit::{self, Admission, Diagnosis, Discharge, FeeLineInput, Registration, VisitInfo};
@@ -324,7 +324,6 @@ pub async fn execute(
 ) -> AppResult<Reply> {
     let app = &state.app;
     let institution = app.institutions.get(app, &env.fixmedins_code, received_ms).await?;
-    let input = if env.input.is_null() { json!({}) } else { env.input.clone() };
     let ctx = FsiCtx {
         infno: infno.to_owned(),
         msgid: env.msgid.trim().to_owned(),
@@ -337,7 +336,7 @@ pub async fn execute(
         node_admdvs: env.mdtrtarea_admvs.trim().to_owned(),
         now: DateTime::from_unix_ms(received_ms),
         now_ms: received_ms,
-        body_sha256: sha256_hex(format!("{infno}\n{input}").as_bytes()),
+        body_sha256: fsi_app::input_sha256(infno, &env.input),
         evoucher: app.evoucher.clone(),
     };
     match message {

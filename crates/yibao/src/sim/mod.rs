@@ -220,6 +220,19 @@ fn machine() -> serde_json::Value {
     json!({"cores": cores, "memory_gib": mem / 1024 / 1024, "loadavg_at_end": load.trim(), "os": std::env::consts::OS})
 }
 
+/// CPU time (user + system) a process has used so far, in seconds, from
+/// `/proc/<pid>/stat` (fields 14 and 15, in clock ticks). `None` off Linux.
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count fields after its ')'.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    // SAFETY: sysconf only reads a constant of the running system.
+    let ticks_per_s = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (ticks_per_s > 0).then(|| (utime + stime) as f64 / ticks_per_s as f64)
+}
+
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
@@ -406,10 +419,19 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
                 persons.len(),
                 institutions.len()
             );
+            // CPU of the server and of this load generator over the run: on
+            // one machine they share the cores, so throughput alone does not
+            // say what a settlement costs the server.
+            let server_pid_text = server_pid.map(|p| p.to_string());
+            let server_cpu_before = server_pid_text.as_deref().and_then(cpu_seconds);
+            let self_cpu_before = cpu_seconds("self");
             let (results, elapsed) =
                 tokio::task::spawn_blocking(move || load::run(&cfg, &persons, &institutions, &catalog))
                     .await
                     .map_err(|e| e.to_string())?;
+            let server_cpu_s =
+                server_pid_text.as_deref().and_then(cpu_seconds).zip(server_cpu_before).map(|(b, a)| b - a);
+            let self_cpu_s = cpu_seconds("self").zip(self_cpu_before).map(|(b, a)| b - a);
             let secs = elapsed.as_secs_f64();
             let mut samples: HashMap<&'static str, Vec<u32>> = HashMap::new();
             let mut errors: HashMap<String, u64> = HashMap::new();
@@ -469,6 +491,16 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
                 "latency": latency,
                 "errors": errors,
                 "server_peak_rss_mib": rss.map(|k| k / 1024),
+                "cpu": {
+                    "server_s": server_cpu_s,
+                    "server_cores": server_cpu_s.map(|c| c / secs),
+                    // All of the server's work (inpatient, pharmacy,
+                    // cancellations included) per outpatient settlement.
+                    "server_ms_per_outpatient_settlement":
+                        server_cpu_s.filter(|_| outpatient > 0).map(|c| c * 1000.0 / outpatient as f64),
+                    "load_generator_s": self_cpu_s,
+                    "load_generator_cores": self_cpu_s.map(|c| c / secs),
+                },
                 "verification": {"seconds": verify_secs, "report": report},
                 "acks": {"settled": acks.settled.len(), "cancelled": acks.cancelled.len(), "reversed": acks.reversed.len()},
             });
