@@ -104,7 +104,9 @@ pub enum Effect {
 /// The answer to a message: its output and the receiver's message id.
 #[derive(Clone, Debug)]
 pub struct Answer {
-    pub output: Value,
+    /// The output as JSON text, written once: the same text is logged for
+    /// a resend and sent in the response, so a resend gets the same bytes.
+    pub output_json: String,
     pub inf_refmsgid: String,
     /// True when this is the stored answer to a repeated message.
     pub replayed: bool,
@@ -161,9 +163,11 @@ fn check_message_log(tx: &mut dyn Tx, ctx: &FsiCtx) -> AppResult<Option<Answer>>
     if m.body_sha256 != ctx.body_sha256 {
         return Err(AppError::invalid("msgid", format!("报文ID {} 已使用，且本次报文内容与原报文不同", ctx.msgid)));
     }
-    let output = serde_json::from_str(m.output.as_deref().unwrap_or("null"))
+    let output_json = m.output.unwrap_or_else(|| "null".to_owned());
+    // Checked, not built: a damaged log entry is an error, not a reply.
+    serde_json::from_str::<serde::de::IgnoredAny>(&output_json)
         .map_err(|e| AppError::Internal(format!("logged output: {e}")))?;
-    Ok(Some(Answer { output, inf_refmsgid: m.inf_refmsgid, replayed: true }))
+    Ok(Some(Answer { output_json, inf_refmsgid: m.inf_refmsgid, replayed: true }))
 }
 
 /// Runs a state-changing transaction inside a write job with the message
@@ -182,6 +186,7 @@ pub fn execute(
     }
     let outcome = business(tx)?;
     let inf_refmsgid = new_refmsgid(&ctx.node_admdvs, ctx.now);
+    let output_json = outcome.output.to_string();
     let logged = repo::insert_message(
         tx,
         &Message {
@@ -190,7 +195,7 @@ pub fn execute(
             infno: ctx.infno.clone(),
             body_sha256: ctx.body_sha256.clone(),
             inf_refmsgid: inf_refmsgid.clone(),
-            output: Some(outcome.output.to_string()),
+            output: Some(output_json.clone()),
             effect: Some(serde_json::to_string(&outcome.effect).expect("effect serializes")),
             reversed_by: None,
         },
@@ -201,7 +206,7 @@ pub fn execute(
         // work must not commit; the retry will answer from the log.
         return Err(AppError::Retryable("同一报文ID的请求正在处理".into()));
     }
-    Ok(Answer { output: outcome.output, inf_refmsgid, replayed: false })
+    Ok(Answer { output_json, inf_refmsgid, replayed: false })
 }
 
 /// 9001 签到: opens a sign-in for an operator of the institution.

@@ -78,9 +78,10 @@ pub fn infver_ok(v: &str) -> bool {
     matches!(v.trim(), "V1.0" | "v1.0" | "1" | "1.0" | "1.0.0" | "V1.0.0" | "V1")
 }
 
-/// The response envelope (spec §3).
+/// The response envelope (spec §3) without its `output`, which
+/// [`ResponseHead::with_output`] appends as JSON text.
 #[derive(Clone, Debug, Serialize)]
-pub struct Response {
+pub struct ResponseHead {
     pub infcode: i32,
     pub inf_refmsgid: String,
     pub refmsg_time: String,
@@ -90,7 +91,21 @@ pub struct Response {
     pub cainfo: String,
     pub signtype: String,
     pub enctype: String,
-    pub output: Value,
+}
+
+impl ResponseHead {
+    /// The whole envelope as JSON: this head's fields, then `"output"` with
+    /// `output_json`, which must be one JSON value. An answer is written to
+    /// text once (and logged as that text), not rebuilt for the response.
+    pub fn with_output(&self, output_json: &str) -> Vec<u8> {
+        let mut body = serde_json::to_vec(self).expect("the envelope head serializes");
+        assert_eq!(body.pop(), Some(b'}'), "a struct serializes as a JSON object");
+        body.reserve(output_json.len() + 12);
+        body.extend_from_slice(b",\"output\":");
+        body.extend_from_slice(output_json.as_bytes());
+        body.push(b'}');
+        body
+    }
 }
 
 /// `yyyyMMddHHmmssSSS` in China time.
@@ -125,6 +140,30 @@ mod tests {
         assert_eq!(r.inf_time.to_string(), "2026-11-22 09:30:00");
         assert_eq!(r.sign_no.as_deref(), Some("12345"));
         assert_eq!(r.insuplc_admdvs, None);
+    }
+
+    #[test]
+    fn the_envelope_carries_the_output_text_as_its_output() {
+        let head = ResponseHead {
+            infcode: 0,
+            inf_refmsgid: "330200202611221200000000000001".into(),
+            refmsg_time: "20261122120000000".into(),
+            respond_time: "20261122120000001".into(),
+            err_msg: None,
+            warn_msg: None,
+            cainfo: String::new(),
+            signtype: String::new(),
+            enctype: String::new(),
+        };
+        let output = r#"{"setlinfo":{"setl_id":"S1","medfee_sumamt":"12.30"}}"#;
+        let v: Value = serde_json::from_slice(&head.with_output(output)).expect("valid JSON");
+        assert_eq!(v["infcode"], 0);
+        assert_eq!(v["err_msg"], Value::Null);
+        assert_eq!(v["output"]["setlinfo"]["setl_id"], "S1");
+        assert_eq!(v["output"]["setlinfo"]["medfee_sumamt"], "12.30");
+        assert_eq!(v.as_object().map(|o| o.len()), Some(10), "the nine head fields and output");
+        let v: Value = serde_json::from_slice(&head.with_output("null")).expect("valid JSON");
+        assert_eq!(v["output"], Value::Null);
     }
 
     #[test]

@@ -37,8 +37,20 @@ use envelope::{Request, base_infno, infver_ok, stamp};
 
 /// What a transaction answers: JSON output, or a file (9102).
 pub enum Reply {
-    Output { output: Value, inf_refmsgid: String },
-    File { filename: String, bytes: Vec<u8> },
+    Output {
+        output: Value,
+        inf_refmsgid: String,
+    },
+    /// An output already written as JSON text (a logged answer: see
+    /// `yibao_app::fsi::Answer`), sent as is.
+    OutputJson {
+        output_json: String,
+        inf_refmsgid: String,
+    },
+    File {
+        filename: String,
+        bytes: Vec<u8>,
+    },
 }
 
 /// Parses `input.<node>` (or the whole input for an empty node) into `T`,
@@ -88,8 +100,13 @@ pub fn err_msg(e: &AppError) -> String {
     msg.chars().take(200).collect()
 }
 
+/// An envelope as the HTTP response (`application/json`, as `axum::Json`).
+fn respond(head: &envelope::ResponseHead, output_json: &str) -> Response {
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], head.with_output(output_json)).into_response()
+}
+
 fn failure(received_ms: i64, node_admdvs: &str, e: &AppError) -> Response {
-    let response = envelope::Response {
+    let head = envelope::ResponseHead {
         infcode: -1,
         inf_refmsgid: yibao_app::fsi::new_refmsgid(node_admdvs, yibao_domain::DateTime::from_unix_ms(received_ms)),
         refmsg_time: stamp(received_ms),
@@ -99,26 +116,25 @@ fn failure(received_ms: i64, node_admdvs: &str, e: &AppError) -> Response {
         cainfo: String::new(),
         signtype: String::new(),
         enctype: String::new(),
-        output: Value::Null,
     };
-    (StatusCode::OK, axum::Json(response)).into_response()
+    respond(&head, "null")
 }
 
 fn success(
     state: &AppState,
     received_ms: i64,
-    output: Value,
+    output_json: String,
     inf_refmsgid: String,
     seal: Option<&gateway::Seal>,
 ) -> Response {
-    let (output, cainfo, signtype, enctype) = match seal {
-        None => (output, String::new(), String::new(), String::new()),
-        Some(seal) => match gateway::seal_output(&state.app, seal, &output) {
-            Ok((cipher, cainfo)) => (Value::String(cipher), cainfo, "SM2".to_owned(), "SM4".to_owned()),
+    let (output_json, cainfo, signtype, enctype) = match seal {
+        None => (output_json, String::new(), String::new(), String::new()),
+        Some(seal) => match gateway::seal_output(&state.app, seal, &output_json) {
+            Ok((cipher, cainfo)) => (Value::String(cipher).to_string(), cainfo, "SM2".to_owned(), "SM4".to_owned()),
             Err(e) => return failure(received_ms, NODE_ADMDVS_DEFAULT, &e),
         },
     };
-    let response = envelope::Response {
+    let head = envelope::ResponseHead {
         infcode: 0,
         inf_refmsgid,
         refmsg_time: stamp(received_ms),
@@ -128,9 +144,8 @@ fn success(
         cainfo,
         signtype,
         enctype,
-        output,
     };
-    (StatusCode::OK, axum::Json(response)).into_response()
+    respond(&head, &output_json)
 }
 
 /// The region named in receiver message ids when the request names none.
@@ -199,7 +214,12 @@ async fn handle(
     }
     .await;
     match result {
-        Ok(Reply::Output { output, inf_refmsgid }) => success(&state, received_ms, output, inf_refmsgid, seal.as_ref()),
+        Ok(Reply::Output { output, inf_refmsgid }) => {
+            success(&state, received_ms, output.to_string(), inf_refmsgid, seal.as_ref())
+        }
+        Ok(Reply::OutputJson { output_json, inf_refmsgid }) => {
+            success(&state, received_ms, output_json, inf_refmsgid, seal.as_ref())
+        }
         Ok(Reply::File { filename, bytes }) => (
             StatusCode::OK,
             [

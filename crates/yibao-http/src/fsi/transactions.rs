@@ -294,7 +294,7 @@ where
         .db
         .write_keyed(key, move |tx: &mut dyn Tx| fsi_app::execute(tx, &ctx, signin, |tx| business(tx, &ctx)))
         .await?;
-    Ok(Reply::Output { output: answer.output, inf_refmsgid: answer.inf_refmsgid })
+    Ok(Reply::OutputJson { output_json: answer.output_json, inf_refmsgid: answer.inf_refmsgid })
 }
 
 /// Runs a read-only transaction.

@@ -239,7 +239,7 @@ pub async fn pharmacy(app: &App, ctx: FsiCtx, p: Pharmacy) -> AppResult<Reply> {
             })
         })
         .await?;
-    Ok(Reply::Output { output: answer.output, inf_refmsgid: answer.inf_refmsgid })
+    Ok(Reply::OutputJson { output_json: answer.output_json, inf_refmsgid: answer.inf_refmsgid })
 }
 
 /// 2601 冲正: undoes what the original message did.
