@@ -213,6 +213,13 @@ backend_tests! {
         let again = his.send(&body).await;
         assert_eq!(again["output"], first["output"]);
         assert_eq!(again["inf_refmsgid"], first["inf_refmsgid"]);
+        // The logged answer is sent as it was written: byte for byte, last in the envelope.
+        let output_text =
+            |t: String| t.split_once(",\"output\":").and_then(|(_, o)| o.strip_suffix('}').map(str::to_owned));
+        let (a, b) = (output_text(his.send_raw(&body).await.text()), output_text(his.send_raw(&body).await.text()));
+        assert_eq!(a, b, "a resend gets the same output text");
+        let a = a.expect("output is the envelope's last field");
+        assert_eq!(serde_json::from_str::<Value>(&a).unwrap(), first["output"]);
         assert_eq!(count(&app, "SELECT COUNT(*) FROM settlement").await, 1);
         let mut altered = body.clone();
         altered["input"]["data"]["acct_used_flag"] = json!("1");

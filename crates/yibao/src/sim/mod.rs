@@ -476,6 +476,8 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
                 "date": yibao_domain::DateTime::from_unix_ms(yibao_store::now_ms()).to_string(),
                 "machine": machine(),
                 "database": settings,
+                "database_note": "settings of the load generator's own connection (the baseline and the verification); \
+                                  the server's are in its start-up log line `yibao listening`",
                 "run": {"clients": clients, "duration_s": duration, "rate": rate, "cancel_share": cancel_share,
                         "reversal_share": reversal_share, "inpatient_share": inpatient_share,
                         "pharmacy_share": pharmacy_share, "lines_per_outpatient_visit": lines, "seed": seed,
