@@ -62,6 +62,11 @@ pub fn node<T: DeserializeOwned>(input: &Value, node: &str) -> Result<T, AppErro
     if part.is_null() {
         return Err(AppError::invalid(prefix, "不能为空"));
     }
+    // Tracking the path costs on every field; only a failed parse needs it,
+    // so it is run again with tracking to name the field.
+    if let Ok(parsed) = T::deserialize(part) {
+        return Ok(parsed);
+    }
     serde_path_to_error::deserialize(part).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.inner().to_string();
@@ -304,8 +309,12 @@ fn parse_envelope(body: &[u8]) -> Result<Request, AppError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(AppError::invalid("", "报文不能为空"));
     }
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let req: Request = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    // As in `node`: the path is tracked only to explain a failure.
+    let req: Request = match serde_json::from_slice(body) {
+        Ok(req) => Ok(req),
+        Err(_) => serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(body)),
+    }
+    .map_err(|e| {
         let inner = e.inner();
         if inner.is_syntax() || inner.is_eof() {
             return AppError::invalid("", format!("报文不是有效的JSON：第{}行第{}列", inner.line(), inner.column()));
