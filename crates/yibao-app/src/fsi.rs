@@ -145,8 +145,46 @@ pub fn check_signin(tx: &mut dyn Tx, ctx: &FsiCtx) -> AppResult<SignIn> {
 
 /// The outcome of a transaction's business step.
 pub struct Outcome {
-    pub output: Value,
+    pub output: Output,
     pub effect: Effect,
+}
+
+/// A transaction's output: a JSON value, or JSON text written straight from
+/// typed values (a large answer, such as 2204's lines, skips the `Value`).
+#[derive(Clone, Debug)]
+pub enum Output {
+    Value(Value),
+    Json(String),
+}
+
+impl From<Value> for Output {
+    fn from(value: Value) -> Self {
+        Output::Value(value)
+    }
+}
+
+impl Output {
+    /// The output as JSON text, written from typed values.
+    pub fn json(value: &impl Serialize) -> Output {
+        Output::Json(serde_json::to_string(value).expect("an answer serializes"))
+    }
+
+    pub fn into_json(self) -> String {
+        match self {
+            Output::Value(v) => v.to_string(),
+            Output::Json(text) => text,
+        }
+    }
+
+    /// The output as a value, for a transaction that builds on another's.
+    pub fn into_value(self) -> AppResult<Value> {
+        match self {
+            Output::Value(v) => Ok(v),
+            Output::Json(text) => {
+                serde_json::from_str(&text).map_err(|e| AppError::Internal(format!("an answer's JSON: {e}")))
+            }
+        }
+    }
 }
 
 /// Looks up a logged message and decides: answer from the log, refuse, or go on.
@@ -186,7 +224,7 @@ pub fn execute(
     }
     let outcome = business(tx)?;
     let inf_refmsgid = new_refmsgid(&ctx.node_admdvs, ctx.now);
-    let output_json = outcome.output.to_string();
+    let output_json = outcome.output.into_json();
     let logged = repo::insert_message(
         tx,
         &Message {

@@ -829,7 +829,7 @@ pub fn pre_settle(
         },
     );
     Ok(Outcome {
-        output: json!({"setlinfo": info, "setldetail": setldetail_json(&details, false), "expContent": null}),
+        output: json!({"setlinfo": info, "setldetail": setldetail_json(&details, false), "expContent": null}).into(),
         effect: Effect::None,
     })
 }
@@ -928,7 +928,7 @@ pub fn settle_visit(
         },
     );
     Ok(Outcome {
-        output: json!({"setlinfo": info, "setldetail": setldetail_json(&details, false), "expContent": null}),
+        output: json!({"setlinfo": info, "setldetail": setldetail_json(&details, false), "expContent": null}).into(),
         effect: Effect::Settled { mdtrt_id: visit.mdtrt_id, setl_id },
     })
 }
@@ -1029,5 +1029,8 @@ pub fn cancel_settlement(
         },
     );
     info["psn_type"] = json!(original.psn_type.code());
-    Ok(Outcome { output: json!({"setlinfo": info, "setldetail": details, "expContent": null}), effect: Effect::None })
+    Ok(Outcome {
+        output: json!({"setlinfo": info, "setldetail": details, "expContent": null}).into(),
+        effect: Effect::None,
+    })
 }

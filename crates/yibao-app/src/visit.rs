@@ -320,7 +320,8 @@ pub fn register(tx: &mut dyn Tx, ctx: &FsiCtx, r: &Registration, raw: &Value) ->
     )?;
     Ok(Outcome {
         output: serde_json::json!({"data": {"mdtrt_id": visit.mdtrt_id, "psn_no": visit.psn_no,
-                                            "ipt_otp_no": visit.ipt_otp_no, "exp_content": null}}),
+                                            "ipt_otp_no": visit.ipt_otp_no, "exp_content": null}})
+        .into(),
         effect: Effect::VisitOpened { mdtrt_id: visit.mdtrt_id },
     })
 }
@@ -353,7 +354,7 @@ pub fn admit(tx: &mut dyn Tx, ctx: &FsiCtx, a: &Admission, diagnoses: &[Diagnosi
         },
     )?;
     Ok(Outcome {
-        output: serde_json::json!({"result": {"mdtrt_id": visit.mdtrt_id}}),
+        output: serde_json::json!({"result": {"mdtrt_id": visit.mdtrt_id}}).into(),
         effect: Effect::VisitOpened { mdtrt_id: visit.mdtrt_id },
     })
 }
@@ -433,7 +434,7 @@ pub fn update_info(
         visit.diagnoses = serde_json::to_string(diagnoses).expect("diagnoses serialize");
     }
     repo::update(tx, &visit, ctx.now_ms)?;
-    Ok(Outcome { output: Value::Null, effect: Effect::None })
+    Ok(Outcome { output: Value::Null.into(), effect: Effect::None })
 }
 
 // ------------------------------------------------------------ 2204 / 2301
@@ -690,8 +691,12 @@ pub fn upload_lines(
     repo::update(tx, &visit, ctx.now_ms)?;
     let result: Vec<LineAnswer> =
         rows.iter().map(|(r, item, restr)| answer_of(r, Some(item), restr.as_deref())).collect();
+    #[derive(Serialize)]
+    struct Lines<'a> {
+        result: &'a [LineAnswer],
+    }
     Ok(Outcome {
-        output: serde_json::json!({"result": result}),
+        output: crate::fsi::Output::json(&Lines { result: &result }),
         effect: Effect::LinesUploaded {
             mdtrt_id: visit.mdtrt_id,
             serials: stored.into_iter().map(|r| r.feedetl_sn).collect(),
@@ -729,7 +734,10 @@ pub fn cancel_lines(
     let cancelled: Vec<String> = before.difference(&after).cloned().collect();
     visit.facts.active_lines = after.len() as u32;
     repo::update(tx, &visit, ctx.now_ms)?;
-    Ok(Outcome { output: Value::Null, effect: Effect::LinesCancelled { mdtrt_id: visit.mdtrt_id, serials: cancelled } })
+    Ok(Outcome {
+        output: Value::Null.into(),
+        effect: Effect::LinesCancelled { mdtrt_id: visit.mdtrt_id, serials: cancelled },
+    })
 }
 
 // ------------------------------------------------------ 2402 / 2405 / 2404 / 2202
@@ -770,7 +778,7 @@ pub fn discharge(
         visit.diagnoses = serde_json::to_string(diagnoses).expect("diagnoses serialize");
     }
     repo::update(tx, &visit, ctx.now_ms)?;
-    Ok(Outcome { output: serde_json::json!({}), effect: Effect::Discharged { mdtrt_id: visit.mdtrt_id } })
+    Ok(Outcome { output: serde_json::json!({}).into(), effect: Effect::Discharged { mdtrt_id: visit.mdtrt_id } })
 }
 
 pub fn cancel_discharge(tx: &mut dyn Tx, ctx: &FsiCtx, mdtrt_id: &str, psn_no: Option<&str>) -> AppResult<Outcome> {
@@ -779,7 +787,7 @@ pub fn cancel_discharge(tx: &mut dyn Tx, ctx: &FsiCtx, mdtrt_id: &str, psn_no: O
     visit.endtime = None;
     visit.facts.discharged = false;
     repo::update(tx, &visit, ctx.now_ms)?;
-    Ok(Outcome { output: Value::Null, effect: Effect::None })
+    Ok(Outcome { output: Value::Null.into(), effect: Effect::None })
 }
 
 /// 2202 / 2404: cancels a registration or an admission with nothing on it.
@@ -797,7 +805,7 @@ pub fn cancel_visit(
     rules::check(visit.kind, &visit.facts, VisitAction::CancelRegistration)?;
     visit.facts.cancelled = true;
     repo::update(tx, &visit, ctx.now_ms)?;
-    Ok(Outcome { output: Value::Null, effect: Effect::None })
+    Ok(Outcome { output: Value::Null.into(), effect: Effect::None })
 }
 
 /// Why a fee-line input failed, with its index (used when the HTTP layer

@@ -342,13 +342,13 @@ pub async fn execute(
     match message {
         Message::SignIn { opter_no, mac, ip } => {
             write(app, ctx, false, move |tx, ctx| {
-                Ok(Outcome { output: fsi_app::sign_in(tx, ctx, &opter_no, &mac, &ip)?, effect: Effect::None })
+                Ok(Outcome { output: fsi_app::sign_in(tx, ctx, &opter_no, &mac, &ip)?.into(), effect: Effect::None })
             })
             .await
         }
         Message::SignOut { sign_no } => {
             write(app, ctx, false, move |tx, ctx| {
-                Ok(Outcome { output: fsi_app::sign_out(tx, ctx, &sign_no)?, effect: Effect::None })
+                Ok(Outcome { output: fsi_app::sign_out(tx, ctx, &sign_no)?.into(), effect: Effect::None })
             })
             .await
         }
@@ -388,8 +388,10 @@ pub async fn execute(
             // 2206 / 2303 change nothing, so they run on a reader: no write
             // job, no commit, and a repeat simply calculates again.
             let policies = app.policies.snapshot(app).await?;
-            read(app, ctx, move |tx, ctx| Ok(yibao_app::settlement::pre_settle(tx, ctx, &policies, &s, kind)?.output))
-                .await
+            read(app, ctx, move |tx, ctx| {
+                yibao_app::settlement::pre_settle(tx, ctx, &policies, &s, kind)?.output.into_value()
+            })
+            .await
         }
         Message::CancelSettlement { visit: v, setl_id } => {
             write(app, ctx, true, move |tx, ctx| {

@@ -209,7 +209,7 @@ pub async fn pharmacy(app: &App, ctx: FsiCtx, p: Pharmacy) -> AppResult<Reply> {
                             l.mdtrt_id = visit.mdtrt_id.clone();
                         }
                         let uploaded = visit::upload_lines(tx, ctx, &catalog, &own, &raw)?;
-                        (visit.mdtrt_id, uploaded.output["result"].clone())
+                        (visit.mdtrt_id, uploaded.output.into_value()?["result"].take())
                     }
                 };
                 let settle = SettleInput {
@@ -233,7 +233,9 @@ pub async fn pharmacy(app: &App, ctx: FsiCtx, p: Pharmacy) -> AppResult<Reply> {
                     o
                 };
                 if !lines_out.is_null() {
-                    outcome.output["result"] = lines_out;
+                    let mut output = outcome.output.into_value()?;
+                    output["result"] = lines_out;
+                    outcome.output = output.into();
                 }
                 Ok(outcome)
             })
@@ -254,7 +256,7 @@ pub fn reverse(tx: &mut dyn Tx, ctx: &FsiCtx, omsgid: &str, oinfno: &str, _psn_n
         // undo now, and it must not be processed if it arrives late.
         fsi_app::tombstone(tx, ctx, &omsgid, &oinfno)?;
         return Ok(Outcome {
-            output: json!({"data": {"omsgid": omsgid, "oinfno": oinfno, "result": "原交易未受理，已登记冲正"}}),
+            output: json!({"data": {"omsgid": omsgid, "oinfno": oinfno, "result": "原交易未受理，已登记冲正"}}).into(),
             effect: Effect::None,
         });
     };
@@ -298,7 +300,7 @@ pub fn reverse(tx: &mut dyn Tx, ctx: &FsiCtx, omsgid: &str, oinfno: &str, _psn_n
         return Err(AppError::Retryable("原交易正在被冲正".into()));
     }
     Ok(Outcome {
-        output: json!({"data": {"omsgid": omsgid, "oinfno": oinfno, "result": "冲正成功"}}),
+        output: json!({"data": {"omsgid": omsgid, "oinfno": oinfno, "result": "冲正成功"}}).into(),
         effect: Effect::None,
     })
 }
