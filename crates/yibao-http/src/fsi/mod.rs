@@ -30,6 +30,7 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use yibao_app::AppError;
+use yibao_app::fsi::Output;
 use yibao_domain::FieldError;
 
 use crate::AppState;
@@ -37,14 +38,10 @@ use envelope::{Request, base_infno, infver_ok, stamp};
 
 /// What a transaction answers: JSON output, or a file (9102).
 pub enum Reply {
+    /// A logged answer's output is JSON text already (see
+    /// `yibao_app::fsi::Answer`) and is sent as is.
     Output {
-        output: Value,
-        inf_refmsgid: String,
-    },
-    /// An output already written as JSON text (a logged answer: see
-    /// `yibao_app::fsi::Answer`), sent as is.
-    OutputJson {
-        output_json: String,
+        output: Output,
         inf_refmsgid: String,
     },
     File {
@@ -220,10 +217,7 @@ async fn handle(
     .await;
     match result {
         Ok(Reply::Output { output, inf_refmsgid }) => {
-            success(&state, received_ms, output.to_string(), inf_refmsgid, seal.as_ref())
-        }
-        Ok(Reply::OutputJson { output_json, inf_refmsgid }) => {
-            success(&state, received_ms, output_json, inf_refmsgid, seal.as_ref())
+            success(&state, received_ms, output.into_json(), inf_refmsgid, seal.as_ref())
         }
         Ok(Reply::File { filename, bytes }) => (
             StatusCode::OK,

@@ -237,7 +237,7 @@ pub async fn details(app: &App, ctx: FsiCtx, d: DetailsIn) -> AppResult<Reply> {
         })
         .await?;
     Ok(Reply::Output {
-        output,
+        output: output.into(),
         inf_refmsgid: fsi_app::new_refmsgid(&node, DateTime::from_unix_ms(yibao_store::now_ms())),
     })
 }
@@ -285,7 +285,7 @@ pub async fn upload(app: &App, ctx: FsiCtx, u: UploadIn) -> AppResult<Reply> {
         })
         .await?;
     Ok(Reply::Output {
-        output,
+        output: output.into(),
         inf_refmsgid: fsi_app::new_refmsgid(&node, DateTime::from_unix_ms(yibao_store::now_ms())),
     })
 }

@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use yibao_app::fsi::{self as fsi_app, Effect, FsiCtx, Outcome};
+use yibao_app::fsi::{self as fsi_app, Effect, FsiCtx, Outcome, Output};
 use yibao_app::risk::RiskRequest;
 use yibao_app::settlement::SettleInput;
 use yibao_app::visit::{self, Admission, Diagnosis, Discharge, FeeLineInput, Registration, VisitInfo};
@@ -294,7 +294,7 @@ where
         .db
         .write_keyed(key, move |tx: &mut dyn Tx| fsi_app::execute(tx, &ctx, signin, |tx| business(tx, &ctx)))
         .await?;
-    Ok(Reply::OutputJson { output_json: answer.output_json, inf_refmsgid: answer.inf_refmsgid })
+    Ok(Reply::Output { output: Output::Json(answer.output_json), inf_refmsgid: answer.inf_refmsgid })
 }
 
 /// Runs a read-only transaction.
@@ -311,7 +311,7 @@ where
             business(tx, &ctx)
         })
         .await?;
-    Ok(Reply::Output { output, inf_refmsgid: fsi_app::new_refmsgid(&node_admdvs, now) })
+    Ok(Reply::Output { output: output.into(), inf_refmsgid: fsi_app::new_refmsgid(&node_admdvs, now) })
 }
 
 /// Runs a parsed message for the institution named in the envelope.

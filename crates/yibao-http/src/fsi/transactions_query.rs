@@ -241,7 +241,7 @@ pub async fn pharmacy(app: &App, ctx: FsiCtx, p: Pharmacy) -> AppResult<Reply> {
             })
         })
         .await?;
-    Ok(Reply::OutputJson { output_json: answer.output_json, inf_refmsgid: answer.inf_refmsgid })
+    Ok(Reply::Output { output: yibao_app::fsi::Output::Json(answer.output_json), inf_refmsgid: answer.inf_refmsgid })
 }
 
 /// 2601 冲正: undoes what the original message did.
@@ -611,7 +611,8 @@ pub async fn catalog_download(app: &App, ctx: FsiCtx, infno: &str, ver: &str) ->
     let ends = DateTime::from_unix_ms(kept.expires_at_ms);
     Ok(Reply::Output {
         output: json!({"file_qury_no": kept.file_qury_no, "filename": filename, "dld_end_time": ends.to_string(),
-                       "data_cnt": count, "ver": version}),
+                       "data_cnt": count, "ver": version})
+        .into(),
         inf_refmsgid: fsi_app::new_refmsgid("000000", DateTime::from_unix_ms(yibao_store::now_ms())),
     })
 }
