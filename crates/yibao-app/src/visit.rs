@@ -570,7 +570,8 @@ fn extra_fields(raw: &Value) -> String {
 }
 
 /// 2204 / 2301: stores fee lines, classified with the treating region's
-/// catalogue as of each line's date, and answers each line's valuation.
+/// catalogue as of each line's date, and answers each line's valuation
+/// (written to text from the typed answers).
 pub fn upload_lines(
     tx: &mut dyn Tx,
     ctx: &FsiCtx,
@@ -578,6 +579,23 @@ pub fn upload_lines(
     lines: &[FeeLineInput],
     raw_lines: &[Value],
 ) -> AppResult<Outcome> {
+    #[derive(Serialize)]
+    struct Lines<'a> {
+        result: &'a [LineAnswer],
+    }
+    let (result, effect) = add_lines(tx, ctx, catalog, lines, raw_lines)?;
+    Ok(Outcome { output: crate::fsi::Output::json(&Lines { result: &result }), effect })
+}
+
+/// Stores fee lines as [`upload_lines`] does and returns each line's answer
+/// and the effect, for a transaction that answers them with more (2101).
+pub fn add_lines(
+    tx: &mut dyn Tx,
+    ctx: &FsiCtx,
+    catalog: &CatalogView,
+    lines: &[FeeLineInput],
+    raw_lines: &[Value],
+) -> AppResult<(Vec<LineAnswer>, Effect)> {
     if lines.is_empty() {
         return Err(AppError::invalid("feedetail", "费用明细不能为空"));
     }
@@ -691,17 +709,9 @@ pub fn upload_lines(
     repo::update(tx, &visit, ctx.now_ms)?;
     let result: Vec<LineAnswer> =
         rows.iter().map(|(r, item, restr)| answer_of(r, Some(item), restr.as_deref())).collect();
-    #[derive(Serialize)]
-    struct Lines<'a> {
-        result: &'a [LineAnswer],
-    }
-    Ok(Outcome {
-        output: crate::fsi::Output::json(&Lines { result: &result }),
-        effect: Effect::LinesUploaded {
-            mdtrt_id: visit.mdtrt_id,
-            serials: stored.into_iter().map(|r| r.feedetl_sn).collect(),
-        },
-    })
+    let effect =
+        Effect::LinesUploaded { mdtrt_id: visit.mdtrt_id, serials: stored.into_iter().map(|r| r.feedetl_sn).collect() };
+    Ok((result, effect))
 }
 
 // ------------------------------------------------------------ 2205 / 2302

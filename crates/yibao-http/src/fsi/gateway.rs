@@ -313,7 +313,6 @@ fn sm2_sm4(app: &App, candidates: &[&Verifier], mut envelope: Value, now_ms: i64
 /// Encrypts and signs an answer's `output` for an `sm2_sm4` institution:
 /// (`output` Base64 ciphertext, `cainfo` Base64 r‖s signature of the plain output JSON).
 pub fn seal_output(app: &App, seal: &Seal, output_json: &str) -> AppResult<(String, String)> {
-    let plain = output_json;
-    let sig = app.gateway.sign(&seal.client_id, plain.as_bytes())?;
-    Ok((gm::b64_encode(&gm::sm4_ecb_encrypt(&seal.sm4_key, plain.as_bytes())), gm::b64_encode(&sig)))
+    let sig = app.gateway.sign(&seal.client_id, output_json.as_bytes())?;
+    Ok((gm::b64_encode(&gm::sm4_ecb_encrypt(&seal.sm4_key, output_json.as_bytes())), gm::b64_encode(&sig)))
 }

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 use yibao_app::catalog::CatalogView;
-use yibao_app::fsi::{self as fsi_app, Effect, FsiCtx, Outcome};
+use yibao_app::fsi::{self as fsi_app, Effect, FsiCtx, Outcome, Output};
 use yibao_app::settlement::SettleInput;
 use yibao_app::visit::{self, FeeLineInput};
 use yibao_app::{App, AppError, AppResult};
@@ -208,8 +208,10 @@ pub async fn pharmacy(app: &App, ctx: FsiCtx, p: Pharmacy) -> AppResult<Reply> {
                         for l in &mut own {
                             l.mdtrt_id = visit.mdtrt_id.clone();
                         }
-                        let uploaded = visit::upload_lines(tx, ctx, &catalog, &own, &raw)?;
-                        (visit.mdtrt_id, uploaded.output.into_value()?["result"].take())
+                        let (answers, _) = visit::add_lines(tx, ctx, &catalog, &own, &raw)?;
+                        let answers = serde_json::to_value(&answers)
+                            .map_err(|e| AppError::Internal(format!("line answers: {e}")))?;
+                        (visit.mdtrt_id, answers)
                     }
                 };
                 let settle = SettleInput {
@@ -241,7 +243,7 @@ pub async fn pharmacy(app: &App, ctx: FsiCtx, p: Pharmacy) -> AppResult<Reply> {
             })
         })
         .await?;
-    Ok(Reply::Output { output: yibao_app::fsi::Output::Json(answer.output_json), inf_refmsgid: answer.inf_refmsgid })
+    Ok(Reply::Output { output: Output::Json(answer.output_json), inf_refmsgid: answer.inf_refmsgid })
 }
 
 /// 2601 冲正: undoes what the original message did.

@@ -430,8 +430,8 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
                     .await
                     .map_err(|e| e.to_string())?;
             let server_cpu_s =
-                server_pid_text.as_deref().and_then(cpu_seconds).zip(server_cpu_before).map(|(b, a)| b - a);
-            let self_cpu_s = cpu_seconds("self").zip(self_cpu_before).map(|(b, a)| b - a);
+                server_pid_text.as_deref().and_then(cpu_seconds).zip(server_cpu_before).map(|(end, start)| end - start);
+            let self_cpu_s = cpu_seconds("self").zip(self_cpu_before).map(|(end, start)| end - start);
             let secs = elapsed.as_secs_f64();
             let mut samples: HashMap<&'static str, Vec<u32>> = HashMap::new();
             let mut errors: HashMap<String, u64> = HashMap::new();
