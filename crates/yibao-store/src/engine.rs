@@ -37,11 +37,23 @@ pub const BATCH_JOBS_MAX_DEFAULT: usize = 256;
 const BATCH_ATTEMPTS_MAX: u32 = 5;
 /// Waiting jobs per queue before callers are told the system is overloaded.
 const QUEUE_JOBS_MAX: usize = 65_536;
+/// SQLite memory map per connection (see `sqlite.rs`): off by default. At
+/// 1M persons it was not a clear gain (within the run-to-run spread,
+/// docs/performance.md, fourth round), and it turns a disk error into a
+/// stopped process.
+pub const SQLITE_MMAP_BYTES_DEFAULT: u64 = 0;
 
 #[derive(Clone, Debug)]
 pub enum Location {
-    Sqlite { path: PathBuf, synchronous: Synchronous },
-    Postgres { url: String },
+    /// `mmap_bytes`: see `sqlite.rs` (0: no memory map).
+    Sqlite {
+        path: PathBuf,
+        synchronous: Synchronous,
+        mmap_bytes: u64,
+    },
+    Postgres {
+        url: String,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -59,7 +71,7 @@ pub struct DbConfig {
 impl DbConfig {
     pub fn sqlite(path: impl Into<PathBuf>, synchronous: Synchronous) -> DbConfig {
         DbConfig {
-            location: Location::Sqlite { path: path.into(), synchronous },
+            location: Location::Sqlite { path: path.into(), synchronous, mmap_bytes: SQLITE_MMAP_BYTES_DEFAULT },
             writers: 1,
             readers: 2,
             batch_max: BATCH_JOBS_MAX_DEFAULT,
@@ -269,8 +281,8 @@ pub struct Db {
 /// `WAL_BYTES_KEPT` when it restarts.
 fn connect_writer(location: &Location) -> DbResult<Box<dyn Tx + Send>> {
     match location {
-        Location::Sqlite { path, synchronous } => {
-            let mut conn = SqliteConn::open(path, *synchronous, false)?;
+        Location::Sqlite { path, synchronous, mmap_bytes } => {
+            let mut conn = SqliteConn::open(path, *synchronous, *mmap_bytes, false)?;
             conn.track_wal_frames();
             conn.execute_batch(&format!("PRAGMA journal_size_limit={WAL_BYTES_KEPT};"))?;
             Ok(Box::new(conn))
@@ -281,7 +293,9 @@ fn connect_writer(location: &Location) -> DbResult<Box<dyn Tx + Send>> {
 
 fn connect(location: &Location, read_only: bool) -> DbResult<Box<dyn Tx + Send>> {
     Ok(match location {
-        Location::Sqlite { path, synchronous } => Box::new(SqliteConn::open(path, *synchronous, read_only)?),
+        Location::Sqlite { path, synchronous, mmap_bytes } => {
+            Box::new(SqliteConn::open(path, *synchronous, *mmap_bytes, read_only)?)
+        }
         Location::Postgres { url } => Box::new(PgConn::connect(url)?),
     })
 }
@@ -368,9 +382,9 @@ impl Db {
         // 2204 p99 2.6–3.7 s with the writer checkpointing, under 0.2 s
         // with this thread).
         let mut checkpoint_stop = None;
-        if let Location::Sqlite { path, synchronous } = &config.location {
+        if let Location::Sqlite { path, synchronous, mmap_bytes } = &config.location {
             let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
-            let conn = SqliteConn::open(path, *synchronous, false)?;
+            let conn = SqliteConn::open(path, *synchronous, *mmap_bytes, false)?;
             let restart_wanted = restart_wanted.clone();
             let handle = std::thread::Builder::new()
                 .name("db-checkpoint".into())

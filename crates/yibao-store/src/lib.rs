@@ -35,9 +35,9 @@ pub mod sqlite;
 pub mod testing;
 pub mod visit;
 
-pub use engine::{Db, DbConfig, JobError, Location};
+pub use engine::{Db, DbConfig, JobError, Location, SQLITE_MMAP_BYTES_DEFAULT};
 pub use sql::{Backend, DbError, DbErrorKind, DbResult, FromValue, Row, Tx, Value, insert_many};
-pub use sqlite::Synchronous;
+pub use sqlite::{MMAP_BYTES_MAX as SQLITE_MMAP_BYTES_MAX, Synchronous};
 
 /// Milliseconds since the Unix epoch, from the system clock.
 pub fn now_ms() -> i64 {

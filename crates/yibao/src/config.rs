@@ -25,6 +25,10 @@ pub struct DbArgs {
     /// (survives a crashed process), off (tests only).
     #[arg(long, env = "YIBAO_SQLITE_SYNCHRONOUS")]
     pub sqlite_synchronous: Option<String>,
+    /// SQLite memory map in MiB (0 to 2047; default 0, off): pages are read
+    /// through the map instead of with a system call each.
+    #[arg(long, env = "YIBAO_SQLITE_MMAP_MIB")]
+    pub sqlite_mmap_mib: Option<u64>,
     /// Optional TOML configuration file (keys as the long flags, with underscores).
     #[arg(long, env = "YIBAO_CONFIG")]
     pub config: Option<PathBuf>,
@@ -38,6 +42,7 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub sqlite_synchronous: Option<String>,
+    pub sqlite_mmap_mib: Option<u64>,
     pub db_writers: Option<usize>,
     pub db_readers: Option<usize>,
     pub session_ttl_minutes: Option<i64>,
@@ -79,7 +84,17 @@ impl DbArgs {
                     .unwrap_or_else(|| "full".into());
                 let sync = Synchronous::parse(&sync_text)
                     .ok_or_else(|| format!("--sqlite-synchronous must be full, normal or off (got {sync_text:?})"))?;
-                DbConfig::sqlite(dir.join(SQLITE_FILE), sync)
+                let mut db = DbConfig::sqlite(dir.join(SQLITE_FILE), sync);
+                if let Some(mib) = self.sqlite_mmap_mib.or(file.sqlite_mmap_mib) {
+                    let bytes = mib.saturating_mul(1 << 20);
+                    if bytes > yibao_store::SQLITE_MMAP_BYTES_MAX {
+                        return Err(format!("--sqlite-mmap-mib must be between 0 and 2047 (got {mib})"));
+                    }
+                    if let yibao_store::Location::Sqlite { mmap_bytes, .. } = &mut db.location {
+                        *mmap_bytes = bytes;
+                    }
+                }
+                db
             }
         };
         if let Some(w) = file.db_writers {
@@ -89,8 +104,8 @@ impl DbArgs {
             db.readers = r;
         }
         let description = match &db.location {
-            yibao_store::Location::Sqlite { path, synchronous } => {
-                format!("SQLite {} (synchronous={synchronous:?})", path.display())
+            yibao_store::Location::Sqlite { path, synchronous, mmap_bytes } => {
+                format!("SQLite {} (synchronous={synchronous:?}, mmap={} MiB)", path.display(), mmap_bytes >> 20)
             }
             yibao_store::Location::Postgres { url } => format!("PostgreSQL {}", redact(url)),
         };
@@ -133,5 +148,26 @@ mod tests {
         let bad = DbArgs { database_url: Some("mysql://x".into()), ..Default::default() };
         assert!(bad.resolve(&file).is_err());
         assert!(toml::from_str::<FileConfig>("unknown_key = 1").is_err());
+    }
+
+    #[test]
+    fn the_sqlite_memory_map_is_a_setting_with_a_bound() {
+        let mmap_of = |r: &Resolved| match &r.db.location {
+            yibao_store::Location::Sqlite { mmap_bytes, .. } => *mmap_bytes,
+            yibao_store::Location::Postgres { .. } => panic!("sqlite expected"),
+        };
+        let none = FileConfig::default();
+        let default = DbArgs::default().resolve(&none).unwrap();
+        assert_eq!(mmap_of(&default), yibao_store::SQLITE_MMAP_BYTES_DEFAULT);
+        assert!(default.description.contains("mmap=0 MiB"), "{}", default.description);
+        let file: FileConfig = toml::from_str("sqlite_mmap_mib = 1024").unwrap();
+        let from_file = DbArgs::default().resolve(&file).unwrap();
+        assert_eq!(mmap_of(&from_file), 1 << 30);
+        assert!(from_file.description.contains("mmap=1024 MiB"), "{}", from_file.description);
+        let flag = DbArgs { sqlite_mmap_mib: Some(256), ..Default::default() };
+        assert_eq!(mmap_of(&flag.resolve(&file).unwrap()), 256 << 20);
+        let too_big = DbArgs { sqlite_mmap_mib: Some(2048), ..Default::default() };
+        let err = too_big.resolve(&none).err().expect("2048 MiB is above SQLite's maximum");
+        assert!(err.contains("--sqlite-mmap-mib"), "{err}");
     }
 }

@@ -233,9 +233,16 @@ fn cpu_seconds(pid: &str) -> Option<f64> {
     (ticks_per_s > 0).then(|| (utime + stime) as f64 / ticks_per_s as f64)
 }
 
-fn peak_rss_kib(pid: u32) -> Option<u64> {
+/// A field of `/proc/<pid>/status` in KiB (`VmHWM`, `RssAnon`, `RssFile`).
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+    status
+        .lines()
+        .find(|l| l.strip_prefix(field).is_some_and(|rest| rest.starts_with(':')))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 async fn load_inputs(db: &Db) -> Result<(Vec<load::SimPerson>, Vec<load::Institution>, load::Catalog), String> {
@@ -463,7 +470,12 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
                 let l = load::latency(samples.remove(code).unwrap_or_default(), secs);
                 latency.insert(code.to_owned(), serde_json::to_value(&l).map_err(|e| e.to_string())?);
             }
-            let rss = server_pid.and_then(peak_rss_kib);
+            // The peak counts SQLite's mapped file pages (the kernel's page
+            // cache, see sqlite.rs): the end-of-run split tells them apart
+            // from the memory the server allocated.
+            let rss = server_pid.and_then(|p| status_kib(p, "VmHWM"));
+            let rss_anon = server_pid.and_then(|p| status_kib(p, "RssAnon"));
+            let rss_file = server_pid.and_then(|p| status_kib(p, "RssFile"));
             eprintln!("verification …");
             let verify_started = Instant::now();
             let report = verify(&database, acks.clone()).await?;
@@ -493,6 +505,7 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
                 "latency": latency,
                 "errors": errors,
                 "server_peak_rss_mib": rss.map(|k| k / 1024),
+                "server_rss_at_end_mib": {"allocated": rss_anon.map(|k| k / 1024), "mapped_files": rss_file.map(|k| k / 1024)},
                 "cpu": {
                     "server_s": server_cpu_s,
                     "server_cores": server_cpu_s.map(|c| c / secs),
