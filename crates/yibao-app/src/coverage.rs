@@ -4,6 +4,7 @@
 
 use yibao_domain::codes::{AssistanceCategory, Insutype, PsnInsuStas, PsnType};
 use yibao_domain::division::DivisionCode;
+use yibao_domain::enrollment::Person;
 use yibao_domain::{Date, Money};
 use yibao_store::Tx;
 
@@ -21,11 +22,14 @@ pub struct Coverage {
     pub cvlserv_flag: bool,
     pub assistance_category: Option<AssistanceCategory>,
     pub has_account: bool,
+    /// The personal account's balance when the coverage was read (zero
+    /// without an account).
+    pub account_balance: Money,
     pub psn_insu_stas: PsnInsuStas,
     pub insured_since: Date,
 }
 
-fn view(c: yibao_domain::enrollment::Coverage, psn_no: &str) -> AppResult<Coverage> {
+fn view(c: yibao_domain::enrollment::Coverage, account_balance: Option<Money>, psn_no: &str) -> AppResult<Coverage> {
     let (Some(insutype), Some(psn_type), Some(insu_admdvs)) = (c.insutype, c.psn_type, c.insu_admdvs) else {
         return Err(AppError::invalid("psn_no", format!("人员编号“{psn_no}”没有基本医疗保险参保记录：{}", c.reason)));
     };
@@ -38,6 +42,7 @@ fn view(c: yibao_domain::enrollment::Coverage, psn_no: &str) -> AppResult<Covera
         cvlserv_flag: c.cvlserv_flag,
         assistance_category: c.assistance_category,
         has_account: c.has_account,
+        account_balance: account_balance.unwrap_or(Money::ZERO),
         psn_insu_stas: c.psn_insu_stas,
         insured_since: c.benefit_start.unwrap_or(c.date),
     })
@@ -46,7 +51,14 @@ fn view(c: yibao_domain::enrollment::Coverage, psn_no: &str) -> AppResult<Covera
 /// The person's coverage on `date`, which must be under `insutype` (the
 /// insurance the HIS names).
 pub fn coverage(tx: &mut dyn Tx, psn_no: &str, insutype: Insutype, date: Date) -> AppResult<Coverage> {
-    let c = view(crate::enrollment::coverage(tx, psn_no, date)?, psn_no)?;
+    let person = person(tx, psn_no)?;
+    coverage_of(tx, &person, insutype, date)
+}
+
+/// [`coverage`] of a person the caller has already read (and checked).
+pub fn coverage_of(tx: &mut dyn Tx, person: &Person, insutype: Insutype, date: Date) -> AppResult<Coverage> {
+    let (c, balance) = crate::enrollment::coverage_of(tx, person, date)?;
+    let c = view(c, balance, &person.psn_no)?;
     if c.insutype != insutype {
         return Err(AppError::invalid(
             "insutype",
@@ -58,12 +70,16 @@ pub fn coverage(tx: &mut dyn Tx, psn_no: &str, insutype: Insutype, date: Date) -
 
 /// The person's insurance on `date` for 1101's `insuinfo[]` (none when
 /// never enrolled).
-pub fn coverages(tx: &mut dyn Tx, psn_no: &str, date: Date) -> AppResult<Vec<Coverage>> {
-    let c = crate::enrollment::coverage(tx, psn_no, date)?;
+pub fn coverages_of(tx: &mut dyn Tx, person: &Person, date: Date) -> AppResult<Vec<Coverage>> {
+    let (c, balance) = crate::enrollment::coverage_of(tx, person, date)?;
     if c.insutype.is_none() {
         return Ok(Vec::new());
     }
-    Ok(vec![view(c, psn_no)?])
+    Ok(vec![view(c, balance, &person.psn_no)?])
+}
+
+fn person(tx: &mut dyn Tx, psn_no: &str) -> AppResult<Person> {
+    yibao_store::enrollment::person(tx, psn_no)?.ok_or_else(|| AppError::not_found("参保人员", psn_no))
 }
 
 /// The personal-account balance (zero without an account: residents have none).

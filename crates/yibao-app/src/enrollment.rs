@@ -41,6 +41,14 @@ pub const HOUSEHOLD_MEMBERS_MAX: usize = 20;
 /// Is person `psn_no` covered on `date`? See the module documentation.
 pub fn coverage(tx: &mut dyn Tx, psn_no: &str, date: Date) -> AppResult<Coverage> {
     let person = repo::person(tx, psn_no)?.ok_or_else(|| AppError::not_found("参保人员", psn_no))?;
+    Ok(coverage_of(tx, &person, date)?.0)
+}
+
+/// [`coverage`] of a person the caller has already read, with the personal
+/// account's balance (None: no account) read in the same transaction: the
+/// settlement path needs both and reads each row once.
+pub fn coverage_of(tx: &mut dyn Tx, person: &Person, date: Date) -> AppResult<(Coverage, Option<Money>)> {
+    let psn_no = person.psn_no.as_str();
     let details = repo::enrollment_details_of(tx, psn_no)?;
     let enrollments: Vec<Enrollment> = details.iter().map(|d| d.enrollment.clone()).collect();
     let on = rules::enrollment_on(&enrollments, date).cloned();
@@ -53,17 +61,18 @@ pub fn coverage(tx: &mut dyn Tx, psn_no: &str, date: Date) -> AppResult<Coverage
         }
         None => (Vec::new(), false, None),
     };
-    let has_account = yibao_store::account::get(tx, psn_no, false)?.is_some();
-    Ok(rules::coverage(&CoverageInput {
+    let account_balance = yibao_store::account::get(tx, psn_no, false)?.map(|a| a.balance);
+    let coverage = rules::coverage(&CoverageInput {
         psn_no,
         death_date: person.death_date,
         enrollments: &enrollments,
         paid: &paid,
         waiting_exempt: exempt,
         rules: benefit.as_ref(),
-        has_account,
+        has_account: account_balance.is_some(),
         date,
-    }))
+    });
+    Ok((coverage, account_balance))
 }
 
 /// Coverage over the API (经办, 审核: "can this person settle on that day?").

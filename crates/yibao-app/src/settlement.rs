@@ -690,6 +690,10 @@ struct Prepared {
     cov: crate::coverage::Coverage,
     policy_id: i64,
     key: AccumulatorKey,
+    /// The accumulators the result was computed on, and their version
+    /// (locked for update when settling).
+    ytd: Accumulators,
+    ytd_version: i64,
     balance: Money,
     result: SettlementResult,
 }
@@ -734,7 +738,7 @@ fn prepare(
     let person =
         verify_person(tx, &ctx.evoucher, ctx.now_ms, &visit.psn_no, input.mdtrt_cert_type, &input.mdtrt_cert_no, "")?;
     let visit_date = visit.begntime.date();
-    let cov = crate::coverage::coverage(tx, &visit.psn_no, visit.insutype, visit_date)?;
+    let cov = crate::coverage::coverage_of(tx, &person, visit.insutype, visit_date)?;
     if !cov.covered {
         return Err(AppError::invalid("psn_no", format!("该人员在 {visit_date} 不能享受医保待遇：{}", cov.reason)));
     }
@@ -756,12 +760,14 @@ fn prepare(
     let (policy_id, policy) = policies.in_force(cov.insu_admdvs.as_str(), visit.insutype, visit_date)?;
     let key =
         AccumulatorKey { psn_no: visit.psn_no.clone(), insutype: visit.insutype, year: policy.scheme_year(visit_date) };
-    let (ytd, _) = if lock {
+    let (ytd, ytd_version) = if lock {
         yibao_store::policy::accumulators_for_update(tx, &key)?
     } else {
         yibao_store::policy::accumulators(tx, &key)?
     };
-    let balance = if cov.has_account { crate::coverage::balance(tx, &visit.psn_no)? } else { Money::ZERO };
+    // Read with the coverage, in this transaction; the debit re-reads it
+    // locked (`debit_for_settlement`).
+    let balance = cov.account_balance;
     let resolved: Vec<Resolved> = lines.iter().map(resolved_of).collect();
     let fee_lines: Vec<FeeLine<'_>> = lines
         .iter()
@@ -798,7 +804,7 @@ fn prepare(
         account_balance: balance,
         lines: &fee_lines,
     })?;
-    Ok(Prepared { visit, person, cov, policy_id, key, balance, result })
+    Ok(Prepared { visit, person, cov, policy_id, key, ytd, ytd_version, balance, result })
 }
 
 /// 2206 / 2303 / 2101: what the settlement would be. Writes nothing (it runs
@@ -862,7 +868,13 @@ pub fn settle_visit(
     };
     let amounts = amounts_of(r, balc);
     amounts.check().map_err(|e| AppError::Internal(format!("settlement identities: {e}")))?;
-    apply_accumulators(tx, &p.key, p.cov.insu_admdvs.as_str(), &r.delta, ctx.now_ms)?;
+    // The row was read locked in `prepare`: add the delta to what the
+    // result was computed on instead of reading it again.
+    let mut ytd_after = p.ytd.clone();
+    ytd_after.apply(&r.delta);
+    if !repo::store_accumulators(tx, &p.key, p.cov.insu_admdvs.as_str(), &ytd_after, p.ytd_version, ctx.now_ms)? {
+        return Err(AppError::Retryable("年度累计被并发修改".into()));
+    }
     let details: Vec<SetlDetail> = r.setldetail.iter().map(SetlDetail::of).collect();
     let clr_type = p.visit.med_type.clr_type();
     let medins_id = medins_setl_id(ctx);
@@ -1014,7 +1026,7 @@ pub fn cancel_settlement(
     yibao_store::visit::update(tx, &visit, ctx.now_ms)?;
     let person = yibao_store::enrollment::person(tx, &visit.psn_no)?
         .ok_or_else(|| AppError::Internal("person of a visit vanished".into()))?;
-    let cov = crate::coverage::coverage(tx, &visit.psn_no, visit.insutype, visit.begntime.date())?;
+    let cov = crate::coverage::coverage_of(tx, &person, visit.insutype, visit.begntime.date())?;
     let mut info = setlinfo_json(
         &person,
         &cov,

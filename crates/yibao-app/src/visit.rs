@@ -134,11 +134,11 @@ pub fn same_pooling_region(a: &str, b: &str) -> bool {
 fn covered(
     tx: &mut dyn Tx,
     ctx: &FsiCtx,
-    psn_no: &str,
+    person: &yibao_domain::enrollment::Person,
     insutype: Insutype,
     date: yibao_domain::Date,
 ) -> AppResult<Coverage> {
-    let c = coverage::coverage(tx, psn_no, insutype, date)?;
+    let c = coverage::coverage_of(tx, person, insutype, date)?;
     if !c.covered {
         return Err(AppError::invalid("psn_no", format!("该人员在 {date} 不能享受医保待遇：{}", c.reason)));
     }
@@ -267,8 +267,8 @@ fn open_visit(tx: &mut dyn Tx, ctx: &FsiCtx, v: OpenVisit<'_>) -> AppResult<Visi
     check_institution_region(ctx)?;
     // Only a designated institution with an agreement in force may open visits.
     ctx.institution.check_can_settle(v.begntime.date())?;
-    verify_person(tx, &ctx.evoucher, ctx.now_ms, &psn_no, v.cert_type, v.cert_no, v.field_prefix)?;
-    let cov = covered(tx, ctx, &psn_no, v.insutype, v.begntime.date())?;
+    let person = verify_person(tx, &ctx.evoucher, ctx.now_ms, &psn_no, v.cert_type, v.cert_no, v.field_prefix)?;
+    let cov = covered(tx, ctx, &person, v.insutype, v.begntime.date())?;
     check_diagnoses(tx, "diseinfo", v.diagnoses)?;
     if v.kind == VisitKind::Inpatient
         && !repo::open_visits(tx, ctx.fixmedins_code(), &psn_no, VisitKind::Inpatient)?.is_empty()

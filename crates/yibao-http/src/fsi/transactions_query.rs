@@ -88,13 +88,12 @@ pub fn person_info(tx: &mut dyn Tx, ctx: &FsiCtx, q: &PersonQuery) -> AppResult<
         return Err(AppError::invalid("input.data.psn_name", "人员姓名与证件号码不符"));
     }
     let today = ctx.now.date();
-    let coverages = yibao_app::coverage::coverages(tx, &person.psn_no, today)?;
-    let balance = yibao_app::coverage::balance(tx, &person.psn_no)?;
+    let coverages = yibao_app::coverage::coverages_of(tx, &person, today)?;
     let insuinfo: Vec<Value> = coverages
         .iter()
         .map(|c| {
             json!({
-                "balc": if c.has_account { balance } else { Money::ZERO },
+                "balc": c.account_balance,
                 "insutype": c.insutype.code(),
                 "psn_type": c.psn_type.code(),
                 "psn_insu_stas": c.psn_insu_stas.code(),
@@ -335,7 +334,7 @@ pub fn settlement_info(tx: &mut dyn Tx, ctx: &FsiCtx, q: &SettlementQuery) -> Ap
         yibao_store::visit::get(tx, &s.mdtrt_id, false)?.ok_or_else(|| AppError::Internal("visit vanished".into()))?;
     let a = &s.amounts;
     let cvlserv =
-        yibao_app::coverage::coverage(tx, &s.psn_no, s.insutype, s.setl_date).map(|c| c.cvlserv_flag).unwrap_or(false);
+        yibao_app::coverage::coverage_of(tx, &person, s.insutype, s.setl_date).map(|c| c.cvlserv_flag).unwrap_or(false);
     let details: Value = serde_json::from_str(&s.setldetail).unwrap_or(json!([]));
     Ok(json!({
         "setlinfo": {
@@ -385,9 +384,9 @@ pub struct CumQuery {
 /// 5206 人员累计信息查询: the year-to-date accumulators, one row per figure.
 pub fn cumulative(tx: &mut dyn Tx, ctx: &FsiCtx, q: &CumQuery) -> AppResult<Value> {
     let psn_no = fsi_app::parse_id("input.data.psn_no", &q.psn_no, 30)?;
-    if yibao_store::enrollment::person(tx, &psn_no)?.is_none() {
+    let Some(person) = yibao_store::enrollment::person(tx, &psn_no)? else {
         return Err(AppError::invalid("input.data.psn_no", format!("人员编号“{psn_no}”不存在")));
-    }
+    };
     let year: i32 = match q.cum_ym.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(ym) => ym
             .get(..4)
@@ -396,7 +395,7 @@ pub fn cumulative(tx: &mut dyn Tx, ctx: &FsiCtx, q: &CumQuery) -> AppResult<Valu
         None => ctx.now.date().year(),
     };
     let mut rows = Vec::new();
-    for c in yibao_app::coverage::coverages(tx, &psn_no, ctx.now.date())? {
+    for c in yibao_app::coverage::coverages_of(tx, &person, ctx.now.date())? {
         let key = yibao_store::policy::AccumulatorKey { psn_no: psn_no.clone(), insutype: c.insutype, year };
         let (acc, _) = yibao_store::policy::accumulators(tx, &key)?;
         for (code, name, amount) in [
