@@ -870,7 +870,7 @@ pub fn settle_visit(
     amounts.check().map_err(|e| AppError::Internal(format!("settlement identities: {e}")))?;
     // The row was read locked in `prepare`: add the delta to what the
     // result was computed on instead of reading it again.
-    let mut ytd_after = p.ytd.clone();
+    let mut ytd_after = p.ytd;
     ytd_after.apply(&r.delta);
     if !repo::store_accumulators(tx, &p.key, p.cov.insu_admdvs.as_str(), &ytd_after, p.ytd_version, ctx.now_ms)? {
         return Err(AppError::Retryable("年度累计被并发修改".into()));
