@@ -10,8 +10,8 @@
 //! - `mmap_size` (`sqlite_mmap_mib`, off by default): pages are read
 //!   through a memory map instead of a `pread` and a copy into SQLite's page
 //!   cache. Measured at 1M persons (docs/performance.md, fourth round): about
-//!   4 % more settlements/s on the mean of four pairs, within the run-to-run
-//!   spread, so it stays off. Mapped pages are the kernel's page cache: they
+//!   4 % more settlements/s on the mean of alternating runs, within the
+//!   run-to-run spread, so it stays off. Mapped pages are the kernel's page cache: they
 //!   count in the server's RSS as file pages (`RssFile`), not as memory it
 //!   allocated. An I/O error on a mapped page stops the process (SIGBUS)
 //!   instead of failing a statement;
