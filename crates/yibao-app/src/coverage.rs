@@ -82,14 +82,6 @@ fn person(tx: &mut dyn Tx, psn_no: &str) -> AppResult<Person> {
     yibao_store::enrollment::person(tx, psn_no)?.ok_or_else(|| AppError::not_found("参保人员", psn_no))
 }
 
-/// The personal-account balance (zero without an account: residents have none).
-pub fn balance(tx: &mut dyn Tx, psn_no: &str) -> AppResult<Money> {
-    match crate::account::balance(tx, psn_no) {
-        Err(AppError::NotFound { .. }) => Ok(Money::ZERO),
-        other => other,
-    }
-}
-
 /// Debits the person's account for a settlement; returns the balance after.
 pub fn debit_for_settlement(
     tx: &mut dyn Tx,

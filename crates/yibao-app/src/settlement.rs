@@ -445,7 +445,20 @@ pub fn apply_accumulators(
     delta: &AccumulatorDelta,
     now_ms: i64,
 ) -> AppResult<Accumulators> {
-    let (mut state, version) = repo::accumulators_for_update(tx, key)?;
+    let (state, version) = repo::accumulators_for_update(tx, key)?;
+    add_to_accumulators(tx, key, insu_admdvs, state, version, delta, now_ms)
+}
+
+/// Adds `delta` to accumulators read (locked) at `version` and stores them.
+fn add_to_accumulators(
+    tx: &mut dyn Tx,
+    key: &AccumulatorKey,
+    insu_admdvs: &str,
+    mut state: Accumulators,
+    version: i64,
+    delta: &AccumulatorDelta,
+    now_ms: i64,
+) -> AppResult<Accumulators> {
     state.apply(delta);
     if !repo::store_accumulators(tx, key, insu_admdvs, &state, version, now_ms)? {
         return Err(AppError::Retryable("年度累计被并发修改".into()));
@@ -870,11 +883,7 @@ pub fn settle_visit(
     amounts.check().map_err(|e| AppError::Internal(format!("settlement identities: {e}")))?;
     // The row was read locked in `prepare`: add the delta to what the
     // result was computed on instead of reading it again.
-    let mut ytd_after = p.ytd;
-    ytd_after.apply(&r.delta);
-    if !repo::store_accumulators(tx, &p.key, p.cov.insu_admdvs.as_str(), &ytd_after, p.ytd_version, ctx.now_ms)? {
-        return Err(AppError::Retryable("年度累计被并发修改".into()));
-    }
+    add_to_accumulators(tx, &p.key, p.cov.insu_admdvs.as_str(), p.ytd, p.ytd_version, &r.delta, ctx.now_ms)?;
     let details: Vec<SetlDetail> = r.setldetail.iter().map(SetlDetail::of).collect();
     let clr_type = p.visit.med_type.clr_type();
     let medins_id = medins_setl_id(ctx);

@@ -233,9 +233,8 @@ fn cpu_seconds(pid: &str) -> Option<f64> {
     (ticks_per_s > 0).then(|| (utime + stime) as f64 / ticks_per_s as f64)
 }
 
-/// A field of `/proc/<pid>/status` in KiB (`VmHWM`, `RssAnon`, `RssFile`).
-fn status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+/// A field of a `/proc/<pid>/status` text in KiB (`VmHWM`, `RssAnon`, `RssFile`).
+fn status_kib(status: &str, field: &str) -> Option<u64> {
     status
         .lines()
         .find(|l| l.strip_prefix(field).is_some_and(|rest| rest.starts_with(':')))?
@@ -473,9 +472,11 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
             // The peak counts SQLite's mapped file pages (the kernel's page
             // cache, see sqlite.rs): the end-of-run split tells them apart
             // from the memory the server allocated.
-            let rss = server_pid.and_then(|p| status_kib(p, "VmHWM"));
-            let rss_anon = server_pid.and_then(|p| status_kib(p, "RssAnon"));
-            let rss_file = server_pid.and_then(|p| status_kib(p, "RssFile"));
+            let status = server_pid.and_then(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok());
+            let status = status.as_deref().unwrap_or("");
+            let rss = status_kib(status, "VmHWM");
+            let rss_anon = status_kib(status, "RssAnon");
+            let rss_file = status_kib(status, "RssFile");
             eprintln!("verification …");
             let verify_started = Instant::now();
             let report = verify(&database, acks.clone()).await?;
