@@ -118,13 +118,67 @@ pub fn new_refmsgid(node_admdvs: &str, now: DateTime) -> String {
     format!("{:0>6}{}{seq:010}", &node_admdvs[..node_admdvs.len().min(6)], now.compact())
 }
 
-/// Checks the sign-in of a business message.
-pub fn check_signin(tx: &mut dyn Tx, ctx: &FsiCtx) -> AppResult<SignIn> {
+/// Checks the sign-in of a business message, read in this transaction.
+pub fn check_signin(tx: &mut dyn Tx, ctx: &FsiCtx) -> AppResult<()> {
+    if ctx.sign_no.trim().is_empty() {
+        return check_signin_record(ctx, None);
+    }
+    check_signin_record(ctx, repo::signin(tx, &ctx.sign_no)?.as_ref())
+}
+
+/// How long a sign-in read for the interface may be reused. A sign-out
+/// through this node drops it at once and expiry is checked on the record
+/// itself; the bound covers a sign-out made through another node sharing
+/// the database (accepted there for at most this long).
+pub const SIGNIN_CACHE_TTL_MS: i64 = 30_000;
+
+/// Sign-ins held in a bound on memory: one entry per operator on shift.
+const SIGNIN_CACHE_ENTRIES_MAX: usize = 200_000;
+
+/// Sign-ins as the interface checks them, cached: every business message
+/// names one (five per outpatient visit), and a record changes only when its
+/// operator signs out.
+#[derive(Clone, Default)]
+pub struct SignInCache {
+    map: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, (SignIn, i64)>>>,
+}
+
+impl SignInCache {
+    /// The sign-in `sign_no` (None: there is none), from the cache or read.
+    pub async fn get(&self, db: &yibao_store::Db, sign_no: &str, now_ms: i64) -> AppResult<Option<SignIn>> {
+        let sign_no = sign_no.trim();
+        if sign_no.is_empty() {
+            return Ok(None);
+        }
+        if let Some((s, at)) = self.map.read().unwrap().get(sign_no)
+            && now_ms - at < SIGNIN_CACHE_TTL_MS
+        {
+            return Ok(Some(s.clone()));
+        }
+        let key = sign_no.to_owned();
+        let found = db.read(move |tx: &mut dyn Tx| Ok::<_, AppError>(repo::signin(tx, &key)?)).await?;
+        if let Some(s) = &found {
+            let mut map = self.map.write().unwrap();
+            if map.len() >= SIGNIN_CACHE_ENTRIES_MAX {
+                map.clear();
+            }
+            map.insert(s.sign_no.clone(), (s.clone(), now_ms));
+        }
+        Ok(found)
+    }
+
+    /// Drops a sign-in after its sign-out.
+    pub fn forget(&self, sign_no: &str) {
+        self.map.write().unwrap().remove(sign_no.trim());
+    }
+}
+
+/// Checks a message's sign-in against its record (None: no such sign-in).
+pub fn check_signin_record(ctx: &FsiCtx, signin: Option<&SignIn>) -> AppResult<()> {
     if ctx.sign_no.trim().is_empty() {
         return Err(AppError::invalid("sign_no", "签到编号不能为空，请先签到（9001）"));
     }
-    let s =
-        repo::signin(tx, &ctx.sign_no)?.ok_or_else(|| AppError::invalid("sign_no", "签到编号不存在，请重新签到"))?;
+    let s = signin.ok_or_else(|| AppError::invalid("sign_no", "签到编号不存在，请重新签到"))?;
     if s.fixmedins_code != ctx.fixmedins_code() {
         return Err(AppError::invalid("sign_no", "签到编号不属于本机构"));
     }
@@ -140,7 +194,17 @@ pub fn check_signin(tx: &mut dyn Tx, ctx: &FsiCtx) -> AppResult<SignIn> {
     if s.expires_at_ms <= ctx.now_ms {
         return Err(AppError::invalid("sign_no", "签到已过期，请重新签到"));
     }
-    Ok(s)
+    Ok(())
+}
+
+/// How [`execute`] checks a message's sign-in.
+#[derive(Clone, Debug)]
+pub enum SignInCheck {
+    /// 9001 / 9002 need none.
+    NotNeeded,
+    /// Against this record, read before the job ([`SignInCache`]); None: no
+    /// such sign-in.
+    Record(Option<SignIn>),
 }
 
 /// The outcome of a transaction's business step.
@@ -187,8 +251,11 @@ impl Output {
     }
 }
 
-/// Looks up a logged message and decides: answer from the log, refuse, or go on.
-fn check_message_log(tx: &mut dyn Tx, ctx: &FsiCtx) -> AppResult<Option<Answer>> {
+/// Looks up a logged message and decides: answer from the log, refuse, or go
+/// on. Also for a message refused before its write job (lines checked
+/// outside the writer): a resend is answered from the log even if it would
+/// no longer pass those checks.
+pub fn check_message_log(tx: &mut dyn Tx, ctx: &FsiCtx) -> AppResult<Option<Answer>> {
     let Some(m) = repo::message(tx, ctx.fixmedins_code(), &ctx.msgid)? else {
         return Ok(None);
     };
@@ -213,14 +280,14 @@ fn check_message_log(tx: &mut dyn Tx, ctx: &FsiCtx) -> AppResult<Option<Answer>>
 pub fn execute(
     tx: &mut dyn Tx,
     ctx: &FsiCtx,
-    needs_signin: bool,
+    signin: &SignInCheck,
     business: impl FnOnce(&mut dyn Tx) -> AppResult<Outcome>,
 ) -> AppResult<Answer> {
     if let Some(answer) = check_message_log(tx, ctx)? {
         return Ok(answer);
     }
-    if needs_signin {
-        check_signin(tx, ctx)?;
+    if let SignInCheck::Record(record) = signin {
+        check_signin_record(ctx, record.as_ref())?;
     }
     let outcome = business(tx)?;
     let inf_refmsgid = new_refmsgid(&ctx.node_admdvs, ctx.now);
@@ -348,5 +415,55 @@ mod tests {
         assert_eq!(input_sha256("1101", &Value::Null), sha256_hex(b"1101\n{}"));
         assert_eq!(input_sha256("1101", &serde_json::json!({})), input_sha256("1101", &Value::Null));
         assert_ne!(input_sha256("2207", &input), input_sha256("2206", &input));
+    }
+
+    // A cached sign-in is reused for its time to live and read again after
+    // it: a sign-out made through another node (here, straight in the
+    // database) is seen within the bound; one made through this node is seen
+    // at once.
+    crate::backend_tests! {
+        async fn a_cached_sign_in_is_reread_after_its_time_to_live(app: App) {
+            let signin = |sign_no: &str| SignIn {
+                sign_no: sign_no.into(),
+                fixmedins_code: "H33020300001".into(),
+                opter: "001".into(),
+                opter_name: "操作员".into(),
+                mac: String::new(),
+                ip: String::new(),
+                sign_time: "2026-11-22 08:00:00".into(),
+                expires_at_ms: 2_000_000_000_000,
+                signed_out_at_ms: None,
+            };
+            let now_ms = 1_790_000_000_000;
+            app.db
+                .write(move |tx: &mut dyn Tx| {
+                    repo::insert_signin(tx, &signin("S-A"), now_ms)?;
+                    repo::insert_signin(tx, &signin("S-B"), now_ms)
+                })
+                .await
+                .unwrap();
+            let cache = SignInCache::default();
+            assert!(cache.get(&app.db, "", now_ms).await.unwrap().is_none());
+            assert!(cache.get(&app.db, "S-NONE", now_ms).await.unwrap().is_none());
+            for sign_no in ["S-A", "S-B"] {
+                assert_eq!(cache.get(&app.db, sign_no, now_ms).await.unwrap().unwrap().signed_out_at_ms, None);
+            }
+            app.db
+                .write(move |tx: &mut dyn Tx| {
+                    repo::sign_out(tx, "S-A", now_ms + 1)?;
+                    repo::sign_out(tx, "S-B", now_ms + 1)
+                })
+                .await
+                .unwrap();
+            let within = now_ms + SIGNIN_CACHE_TTL_MS - 1;
+            let a = cache.get(&app.db, "S-A", within).await.unwrap().unwrap();
+            assert_eq!(a.signed_out_at_ms, None, "reused within the bound");
+            let after = now_ms + SIGNIN_CACHE_TTL_MS;
+            let a = cache.get(&app.db, "S-A", after).await.unwrap().unwrap();
+            assert_eq!(a.signed_out_at_ms, Some(now_ms + 1), "read again after it");
+            cache.forget(" S-B ");
+            let b = cache.get(&app.db, "S-B", within).await.unwrap().unwrap();
+            assert_eq!(b.signed_out_at_ms, Some(now_ms + 1), "a sign-out through this node is seen at once");
+        }
     }
 }

@@ -67,6 +67,8 @@ pub struct App {
     pub catalog: catalog::CatalogCache,
     pub policies: policy::PolicyCache,
     pub institutions: institution::InstitutionCache,
+    /// Interface sign-ins (9001), checked on every business message.
+    pub signins: fsi::SignInCache,
     pub evoucher: Arc<evoucher::Keys>,
     /// The platform's SM2 key and the replay cache of gateway authentication.
     pub gateway: gateway::Gateway,
@@ -93,6 +95,7 @@ impl App {
             catalog: catalog::CatalogCache::default(),
             policies: policy::PolicyCache::default(),
             institutions: institution::InstitutionCache::default(),
+            signins: fsi::SignInCache::default(),
             evoucher: Arc::new(evoucher::Keys::new(platform_key.clone())),
             gateway: gateway::Gateway::new(platform_key),
             risk: risk::RiskCache::default(),

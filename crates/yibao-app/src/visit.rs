@@ -554,48 +554,71 @@ const LINE_FIELDS_IN_COLUMNS: &[&str] = &[
 
 /// The other fields of a line as sent (doctor, department, flags, …), as a
 /// JSON object, for audit and risk rules. Leaving out what the columns hold
-/// halves what each uploaded line writes.
+/// halves what each uploaded line writes. Written straight from the parsed
+/// object, without copying it.
 fn extra_fields(raw: &Value) -> String {
-    match raw.as_object() {
-        Some(fields) => {
-            let rest: serde_json::Map<String, Value> = fields
-                .iter()
-                .filter(|(k, _)| !LINE_FIELDS_IN_COLUMNS.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            Value::Object(rest).to_string()
+    struct Rest<'a>(&'a serde_json::Map<String, Value>);
+    impl Serialize for Rest<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_map(self.0.iter().filter(|(k, _)| !LINE_FIELDS_IN_COLUMNS.contains(&k.as_str())))
         }
+    }
+    match raw.as_object() {
+        Some(fields) => serde_json::to_string(&Rest(fields)).expect("a JSON object serializes"),
         None => "{}".into(),
     }
 }
 
-/// 2204 / 2301: stores fee lines, classified with the treating region's
-/// catalogue as of each line's date, and answers each line's valuation
-/// (written to text from the typed answers).
-pub fn upload_lines(
-    tx: &mut dyn Tx,
-    ctx: &FsiCtx,
-    catalog: &CatalogView,
-    lines: &[FeeLineInput],
-    raw_lines: &[Value],
-) -> AppResult<Outcome> {
-    #[derive(Serialize)]
-    struct Lines<'a> {
-        result: &'a [LineAnswer],
-    }
-    let (result, effect) = add_lines(tx, ctx, catalog, lines, raw_lines)?;
-    Ok(Outcome { output: crate::fsi::Output::json(&Lines { result: &result }), effect })
+/// Fee lines checked, classified and valued before the write job: all that
+/// does not depend on the stored visit. 2204 is a third of the single
+/// writer's jobs, so the catalogue lookups, the valuation and the answers'
+/// text are done by the HTTP worker that parsed the message, and the writer
+/// only checks the lines against the visit and stores them.
+#[derive(Clone, Debug)]
+pub struct PreparedLines {
+    /// The visit every line names (empty for a pharmacy purchase, whose
+    /// visit is opened in the same job).
+    pub mdtrt_id: String,
+    /// The person the first line names, if any.
+    psn_no: Option<String>,
+    lines: Vec<PreparedLine>,
+    answers: Vec<LineAnswer>,
 }
 
-/// Stores fee lines as [`upload_lines`] does and returns each line's answer
-/// and the effect, for a transaction that answers them with more (2101).
-pub fn add_lines(
-    tx: &mut dyn Tx,
+#[derive(Clone, Debug)]
+struct PreparedLine {
+    /// `mdtrt_id` and `psn_no` are the visit's, filled in by [`add_lines`].
+    row: FeeLineRow,
+    /// The person the line names, if any.
+    psn_no: Option<String>,
+    /// The charge batch was absent: allowed for inpatient lines only.
+    batch_missing: bool,
+}
+
+impl PreparedLines {
+    /// The answer to each line, in order.
+    pub fn answers(&self) -> &[LineAnswer] {
+        &self.answers
+    }
+
+    /// 2204 / 2301's output, `{"result": [...]}`, as JSON text.
+    pub fn output_json(&self) -> String {
+        #[derive(Serialize)]
+        struct Lines<'a> {
+            result: &'a [LineAnswer],
+        }
+        serde_json::to_string(&Lines { result: &self.answers }).expect("an answer serializes")
+    }
+}
+
+/// Checks, classifies and values fee lines with the treating region's
+/// catalogue as of each line's date (no database: see [`PreparedLines`]).
+pub fn prepare_lines(
     ctx: &FsiCtx,
     catalog: &CatalogView,
     lines: &[FeeLineInput],
     raw_lines: &[Value],
-) -> AppResult<(Vec<LineAnswer>, Effect)> {
+) -> AppResult<PreparedLines> {
     if lines.is_empty() {
         return Err(AppError::invalid("feedetail", "费用明细不能为空"));
     }
@@ -608,33 +631,19 @@ pub fn add_lines(
             return Err(AppError::invalid(format!("feedetail[{i}].mdtrt_id"), "同一报文中的费用明细应属于同一就诊"));
         }
     }
-    let mut visit = load_visit(tx, ctx, &mdtrt_id, lines[0].psn_no.as_deref())?;
-    rules::check(visit.kind, &visit.facts, VisitAction::UploadDetails)?;
-    let existing = repo::active_serials(tx, &visit.mdtrt_id)?;
-    if visit.facts.active_lines as usize + lines.len() > LINES_PER_VISIT_MAX as usize {
-        return Err(AppError::invalid("feedetail", format!("一次就诊的费用明细不能超过{LINES_PER_VISIT_MAX}条")));
-    }
     let region = ctx.institution.admdvs.as_str();
-    let mut rows = Vec::with_capacity(lines.len());
+    let mut prepared = Vec::with_capacity(lines.len());
+    let mut answers = Vec::with_capacity(lines.len());
     let mut seen = std::collections::HashSet::with_capacity(lines.len());
     for (i, l) in lines.iter().enumerate() {
         let at = |f: &str| format!("feedetail[{i}].{f}");
         let sn = parse_id(&at("feedetl_sn"), &l.feedetl_sn, 30)?;
-        if !seen.insert(sn.clone()) || existing.contains(&sn) {
+        if !seen.insert(sn.clone()) {
             return Err(AppError::invalid(at("feedetl_sn"), format!("费用明细流水号“{sn}”在本次就诊中重复")));
         }
-        if let Some(p) = &l.psn_no
-            && !p.trim().is_empty()
-            && p.trim() != visit.psn_no
-        {
-            return Err(AppError::invalid(at("psn_no"), "人员编号与就诊记录不符"));
-        }
-        let batch = match &l.chrg_bchno {
-            Some(b) if !b.trim().is_empty() => parse_id(&at("chrg_bchno"), b, 30)?,
-            _ if visit.kind == VisitKind::Outpatient => {
-                return Err(AppError::invalid(at("chrg_bchno"), "门诊费用明细必须有收费批次号"));
-            }
-            _ => "0".to_owned(),
+        let (batch, batch_missing) = match &l.chrg_bchno {
+            Some(b) if !b.trim().is_empty() => (parse_id(&at("chrg_bchno"), b, 30)?, false),
+            _ => ("0".to_owned(), true),
         };
         if l.cnt.is_negative() {
             return Err(AppError::invalid(at("cnt"), "数量不能为负数（退费请撤销明细）"));
@@ -656,9 +665,6 @@ pub fn add_lines(
         if l.fee_ocur_time > ctx.now.add_seconds(600) {
             return Err(AppError::invalid(at("fee_ocur_time"), "费用发生时间晚于当前时间"));
         }
-        if l.fee_ocur_time.date() < visit.begntime.date().add_days(-1) {
-            return Err(AppError::invalid(at("fee_ocur_time"), "费用发生时间早于就诊开始时间"));
-        }
         let code =
             yibao_domain::catalog::parse_catalog_code(&l.med_list_codg).map_err(|e| e.named(&at("med_list_codg")))?;
         let date = l.fee_ocur_time.date();
@@ -672,46 +678,81 @@ pub fn add_lines(
             FeeLine { resolved: &resolved, quantity: l.cnt, unit_price: l.pric, amount: l.det_item_fee_sumamt };
         let LineResult { fulamt_ownpay_amt, overlmt_amt, preselfpay_amt, inscp_scp_amt, selfpay_prop, chrgitm_lv } =
             classify_line(i, &fee_line)?;
-        rows.push((
-            FeeLineRow {
-                mdtrt_id: visit.mdtrt_id.clone(),
-                feedetl_sn: sn,
-                chrg_bchno: batch,
-                psn_no: visit.psn_no.clone(),
-                med_list_codg: code,
-                medins_list_codg: l.medins_list_codg.clone().unwrap_or_default().chars().take(150).collect(),
-                list_type: item.list_type,
-                item_name: item.name.clone(),
-                fee_ocur_time: l.fee_ocur_time,
-                cnt: l.cnt,
-                pric: l.pric,
-                amount: l.det_item_fee_sumamt,
-                chrgitm_lv,
-                selfpay_prop,
-                price_cap: resolved.price_cap,
-                fulamt_ownpay_amt,
-                overlmt_amt,
-                preselfpay_amt,
-                inscp_scp_amt,
-                active: true,
-                extra: raw_lines.get(i).map(extra_fields).unwrap_or_else(|| "{}".into()),
-            },
-            item,
-            resolved.restriction.clone(),
-        ));
+        let row = FeeLineRow {
+            mdtrt_id: String::new(),
+            feedetl_sn: sn,
+            chrg_bchno: batch,
+            psn_no: String::new(),
+            med_list_codg: code,
+            medins_list_codg: l.medins_list_codg.clone().unwrap_or_default().chars().take(150).collect(),
+            list_type: item.list_type,
+            item_name: item.name.clone(),
+            fee_ocur_time: l.fee_ocur_time,
+            cnt: l.cnt,
+            pric: l.pric,
+            amount: l.det_item_fee_sumamt,
+            chrgitm_lv,
+            selfpay_prop,
+            price_cap: resolved.price_cap,
+            fulamt_ownpay_amt,
+            overlmt_amt,
+            preselfpay_amt,
+            inscp_scp_amt,
+            active: true,
+            extra: raw_lines.get(i).map(extra_fields).unwrap_or_else(|| "{}".into()),
+        };
+        answers.push(answer_of(&row, Some(item), resolved.restriction.as_deref()));
+        let psn_no = l.psn_no.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned);
+        prepared.push(PreparedLine { row, psn_no, batch_missing });
     }
-    let stored: Vec<FeeLineRow> = rows.iter().map(|(r, _, _)| r.clone()).collect();
+    Ok(PreparedLines { psn_no: lines[0].psn_no.clone(), mdtrt_id, lines: prepared, answers })
+}
+
+/// 2204 / 2301: stores fee lines prepared by [`prepare_lines`] on their
+/// visit and answers each line's valuation.
+pub fn upload_lines(tx: &mut dyn Tx, ctx: &FsiCtx, lines: &PreparedLines, output_json: &str) -> AppResult<Outcome> {
+    let effect = add_lines(tx, ctx, &lines.mdtrt_id, lines)?;
+    Ok(Outcome { output: crate::fsi::Output::Json(output_json.to_owned()), effect })
+}
+
+/// Stores prepared fee lines on visit `mdtrt_id` after checking them against
+/// it (its state, its person, its start, serials already there); returns the
+/// effect.
+pub fn add_lines(tx: &mut dyn Tx, ctx: &FsiCtx, mdtrt_id: &str, lines: &PreparedLines) -> AppResult<Effect> {
+    let mut visit = load_visit(tx, ctx, mdtrt_id, lines.psn_no.as_deref())?;
+    rules::check(visit.kind, &visit.facts, VisitAction::UploadDetails)?;
+    let existing = repo::active_serials(tx, &visit.mdtrt_id)?;
+    if visit.facts.active_lines as usize + lines.lines.len() > LINES_PER_VISIT_MAX as usize {
+        return Err(AppError::invalid("feedetail", format!("一次就诊的费用明细不能超过{LINES_PER_VISIT_MAX}条")));
+    }
+    let mut stored = Vec::with_capacity(lines.lines.len());
+    for (i, l) in lines.lines.iter().enumerate() {
+        let at = |f: &str| format!("feedetail[{i}].{f}");
+        let sn = &l.row.feedetl_sn;
+        if existing.contains(sn) {
+            return Err(AppError::invalid(at("feedetl_sn"), format!("费用明细流水号“{sn}”在本次就诊中重复")));
+        }
+        if l.psn_no.as_deref().is_some_and(|p| p != visit.psn_no) {
+            return Err(AppError::invalid(at("psn_no"), "人员编号与就诊记录不符"));
+        }
+        if l.batch_missing && visit.kind == VisitKind::Outpatient {
+            return Err(AppError::invalid(at("chrg_bchno"), "门诊费用明细必须有收费批次号"));
+        }
+        if l.row.fee_ocur_time.date() < visit.begntime.date().add_days(-1) {
+            return Err(AppError::invalid(at("fee_ocur_time"), "费用发生时间早于就诊开始时间"));
+        }
+        let mut row = l.row.clone();
+        row.mdtrt_id.clone_from(&visit.mdtrt_id);
+        row.psn_no.clone_from(&visit.psn_no);
+        stored.push(row);
+    }
     let written = repo::upsert_lines(tx, &stored, ctx.now_ms)?;
     if written != stored.len() as u64 {
         return Err(AppError::Retryable("费用明细并发上传".into()));
     }
     visit.facts.active_lines += stored.len() as u32;
     repo::update(tx, &visit, ctx.now_ms)?;
-    let result: Vec<LineAnswer> =
-        rows.iter().map(|(r, item, restr)| answer_of(r, Some(item), restr.as_deref())).collect();
-    let effect =
-        Effect::LinesUploaded { mdtrt_id: visit.mdtrt_id, serials: stored.into_iter().map(|r| r.feedetl_sn).collect() };
-    Ok((result, effect))
+    Ok(Effect::LinesUploaded { mdtrt_id: visit.mdtrt_id, serials: stored.into_iter().map(|r| r.feedetl_sn).collect() })
 }
 
 // ------------------------------------------------------------ 2205 / 2302

@@ -484,14 +484,49 @@ fn deserialize_decimal_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D
     d.deserialize_any(DecimalText)
 }
 
+/// Writes decimal text as a JSON number: what `serde_json::Number` does
+/// (feature `arbitrary_precision`), without parsing the text back into one.
+/// The text is always ours and well formed (asserted in debug builds).
 fn serialize_decimal<S: Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
-    let number = serde_json::Number::from_str(text).map_err(serde::ser::Error::custom)?;
-    number.serialize(s)
+    use serde::ser::SerializeStruct;
+    debug_assert!(serde_json::Number::from_str(text).is_ok(), "not a JSON number: {text}");
+    let mut number = s.serialize_struct(JSON_NUMBER_TOKEN, 1)?;
+    number.serialize_field(JSON_NUMBER_TOKEN, text)?;
+    number.end()
+}
+
+/// The longest amount as text: a sign, 19 digits, a point and 2 decimals.
+const MONEY_TEXT_BYTES_MAX: usize = 1 + 19 + 1 + 2;
+
+/// An amount as yuan text ("-123.45"), written into `buf` without the
+/// formatting machinery: every answer carries dozens of amounts (a 2204 of
+/// ten lines, seventy), written inside the single writer's jobs.
+fn money_text(fen: i64, buf: &mut [u8; MONEY_TEXT_BYTES_MAX]) -> &str {
+    let mut abs = fen.unsigned_abs();
+    let mut at = buf.len();
+    for position in 0.. {
+        at -= 1;
+        if position == 2 {
+            buf[at] = b'.';
+            continue;
+        }
+        buf[at] = b'0' + (abs % 10) as u8;
+        abs /= 10;
+        if abs == 0 && position >= 3 {
+            break;
+        }
+    }
+    if fen < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    std::str::from_utf8(&buf[at..]).expect("ASCII digits")
 }
 
 impl Serialize for Money {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        serialize_decimal(&self.to_string(), s)
+        let mut buf = [0u8; MONEY_TEXT_BYTES_MAX];
+        serialize_decimal(money_text(self.0, &mut buf), s)
     }
 }
 
@@ -640,7 +675,27 @@ mod tests {
         assert_eq!(o.inner.amt.fen(), 125);
     }
 
+    #[test]
+    fn amounts_serialize_as_their_yuan_text() {
+        for (fen, text) in
+            [(0, "0.00"), (5, "0.05"), (-5, "-0.05"), (100, "1.00"), (12345, "123.45"), (-100_000, "-1000.00")]
+        {
+            assert_eq!(serde_json::to_string(&Money::from_fen(fen)).unwrap(), text);
+        }
+        assert_eq!(
+            serde_json::to_string(&Money::from_fen(i64::MIN)).unwrap(),
+            format!("{}", Money::from_fen(i64::MIN))
+        );
+        assert_eq!(serde_json::to_value(Money::from_fen(-120)).unwrap().to_string(), "-1.20");
+    }
+
     proptest! {
+        #[test]
+        fn serialized_amount_is_the_display_text(fen in any::<i64>()) {
+            let m = Money::from_fen(fen);
+            prop_assert_eq!(serde_json::to_string(&m).unwrap(), m.to_string());
+        }
+
         #[test]
         fn display_then_parse_is_identity(fen in -Money::INPUT_FEN_MAX..=Money::INPUT_FEN_MAX) {
             let m = Money::from_fen(fen);

@@ -166,7 +166,25 @@ backend_tests! {
             "dise_dor_no": "D01", "dise_dor_name": "医生甲", "diag_time": "2026-11-22 09:36:00", "vali_flag": "1"}})).await;
         assert!(visit_info.is_null());
 
-        let uploaded = his.ok("2204", json!({"feedetail": lines(&mdtrt_id, "B1", &["1", "2", "3"])})).await;
+        // 2204's lines are checked and valued before its write job; a resend
+        // is still answered from the message log, and its msgid is still
+        // checked before its lines.
+        let upload_msgid = his.msgid();
+        let upload = his.envelope("2204", &upload_msgid, json!({"feedetail": lines(&mdtrt_id, "B1", &["1", "2", "3"])}));
+        let sent = his.send(&upload).await;
+        assert_eq!(sent["infcode"], 0, "{sent}");
+        let uploaded = sent["output"].clone();
+        let resent = his.send(&upload).await;
+        assert_eq!((&resent["output"], &resent["inf_refmsgid"]), (&uploaded, &sent["inf_refmsgid"]));
+        let stored: &'static str =
+            format!("SELECT COUNT(*) FROM fee_detail WHERE mdtrt_id = '{mdtrt_id}' AND status = 'active'").leak();
+        assert_eq!(count(&app, stored).await, 3, "a resend adds no lines");
+        let mut unknown_code = lines(&mdtrt_id, "B1", &["9"]);
+        unknown_code[0]["med_list_codg"] = json!("XX-NO-SUCH-CODE");
+        let reused = his.send(&his.envelope("2204", &upload_msgid, json!({"feedetail": unknown_code.clone()}))).await;
+        assert!(reused["err_msg"].as_str().unwrap().contains("报文ID"), "{reused}");
+        let fresh = his.err("2204", json!({"feedetail": unknown_code})).await;
+        assert!(fresh.contains("med_list_codg"), "{fresh}");
         let result = uploaded["result"].as_array().unwrap();
         assert_eq!(result.len(), 3);
         assert_eq!(result[0]["chrgitm_lv"], "01");

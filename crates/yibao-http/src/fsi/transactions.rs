@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use yibao_app::fsi::{self as fsi_app, Effect, FsiCtx, Outcome, Output};
+use yibao_app::fsi::{self as fsi_app, Effect, FsiCtx, Outcome, Output, SignInCheck};
 use yibao_app::risk::RiskRequest;
 use yibao_app::settlement::SettleInput;
 use yibao_app::visit::{self, Admission, Diagnosis, Discharge, FeeLineInput, Registration, VisitInfo};
@@ -288,13 +288,36 @@ async fn write<F>(app: &App, ctx: FsiCtx, signin: bool, business: F) -> AppResul
 where
     F: Fn(&mut dyn Tx, &FsiCtx) -> AppResult<Outcome> + Send + 'static,
 {
+    let signin = signin_check(app, &ctx, signin).await?;
     // One writer per institution: its messages are serialized without lock waits.
     let key = ctx.fixmedins_code().bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
     let answer = app
         .db
-        .write_keyed(key, move |tx: &mut dyn Tx| fsi_app::execute(tx, &ctx, signin, |tx| business(tx, &ctx)))
+        .write_keyed(key, move |tx: &mut dyn Tx| fsi_app::execute(tx, &ctx, &signin, |tx| business(tx, &ctx)))
         .await?;
     Ok(Reply::Output { output: Output::Json(answer.output_json), inf_refmsgid: answer.inf_refmsgid })
+}
+
+/// The sign-in a write job checks (after its message-log lookup, so that a
+/// resend is answered even after a sign-out), read before the job from the
+/// cache: the single writer does not read it again for every message.
+pub(super) async fn signin_check(app: &App, ctx: &FsiCtx, needed: bool) -> AppResult<SignInCheck> {
+    if !needed {
+        return Ok(SignInCheck::NotNeeded);
+    }
+    Ok(SignInCheck::Record(app.signins.get(&app.db, &ctx.sign_no, ctx.now_ms).await?))
+}
+
+/// A message refused before its write job: answered from the message log if
+/// it was processed before (a resend), else refused with `error`.
+pub(super) async fn replay_or(app: &App, ctx: FsiCtx, error: AppError) -> AppResult<Reply> {
+    let logged = app.db.read(move |tx: &mut dyn Tx| fsi_app::check_message_log(tx, &ctx)).await?;
+    match logged {
+        Some(answer) => {
+            Ok(Reply::Output { output: Output::Json(answer.output_json), inf_refmsgid: answer.inf_refmsgid })
+        }
+        None => Err(error),
+    }
 }
 
 /// Runs a read-only transaction.
@@ -304,13 +327,9 @@ where
 {
     let node_admdvs = ctx.node_admdvs.clone();
     let now = ctx.now;
-    let output = app
-        .db
-        .read(move |tx: &mut dyn Tx| {
-            fsi_app::check_signin(tx, &ctx)?;
-            business(tx, &ctx)
-        })
-        .await?;
+    let signin = app.signins.get(&app.db, &ctx.sign_no, ctx.now_ms).await?;
+    fsi_app::check_signin_record(&ctx, signin.as_ref())?;
+    let output = app.db.read(move |tx: &mut dyn Tx| business(tx, &ctx)).await?;
     Ok(Reply::Output { output: output.into(), inf_refmsgid: fsi_app::new_refmsgid(&node_admdvs, now) })
 }
 
@@ -347,10 +366,14 @@ pub async fn execute(
             .await
         }
         Message::SignOut { sign_no } => {
-            write(app, ctx, false, move |tx, ctx| {
+            let signed_out = sign_no.clone();
+            let reply = write(app, ctx, false, move |tx, ctx| {
                 Ok(Outcome { output: fsi_app::sign_out(tx, ctx, &sign_no)?.into(), effect: Effect::None })
             })
-            .await
+            .await;
+            // After the commit: until then the sign-in was live.
+            app.signins.forget(&signed_out);
+            reply
         }
         Message::PersonInfo(query) => read(app, ctx, move |tx, ctx| q::person_info(tx, ctx, &query)).await,
         Message::Register { data, raw } => {
@@ -364,8 +387,14 @@ pub async fn execute(
             write(app, ctx, true, move |tx, ctx| visit::update_info(tx, ctx, &info, &diagnoses, &raw)).await
         }
         Message::Upload { lines, raw } => {
+            // Checked and valued here, outside the single writer.
             let catalog = app.catalog.view(app).await?;
-            write(app, ctx, true, move |tx, ctx| visit::upload_lines(tx, ctx, &catalog, &lines, &raw)).await
+            let lines = match visit::prepare_lines(&ctx, &catalog, &lines, &raw) {
+                Ok(lines) => lines,
+                Err(e) => return replay_or(app, ctx, e).await,
+            };
+            let output_json = lines.output_json();
+            write(app, ctx, true, move |tx, ctx| visit::upload_lines(tx, ctx, &lines, &output_json)).await
         }
         Message::CancelBatch(v) => {
             write(app, ctx, true, move |tx, ctx| {

@@ -183,17 +183,31 @@ pub fn parse_pharmacy(input: &Value, commit: bool) -> AppResult<Pharmacy> {
 /// 2101 药店预结算 / 2102 药店结算: the purchase carries its lines.
 pub async fn pharmacy(app: &App, ctx: FsiCtx, p: Pharmacy) -> AppResult<Reply> {
     let Pharmacy { data, existing, lines, raw, acct_used_flag, commit } = p;
-    let catalog = app.catalog.view(app).await?;
     let policies = app.policies.snapshot(app).await?;
+    // A new purchase's lines are checked and valued before the write job;
+    // its visit, and so the lines' mdtrt_id, is opened in the job.
+    let prepared = if existing.is_none() {
+        let catalog = app.catalog.view(app).await?;
+        let unvisited: Vec<FeeLineInput> =
+            lines.into_iter().map(|l| FeeLineInput { mdtrt_id: String::new(), ..l }).collect();
+        match visit::prepare_lines(&ctx, &catalog, &unvisited, &raw) {
+            Ok(prepared) => Some(prepared),
+            Err(e) => return super::transactions::replay_or(app, ctx, e).await,
+        }
+    } else {
+        None
+    };
+    let signin = super::transactions::signin_check(app, &ctx, true).await?;
     let key = ctx.fixmedins_code().bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
     let answer = app
         .db
         .write_keyed(key, move |tx: &mut dyn Tx| {
             let ctx = &ctx;
-            fsi_app::execute(tx, ctx, true, |tx| {
-                let (mdtrt_id, lines_out) = match &existing {
-                    Some(id) => (id.clone(), Value::Null),
-                    None => {
+            fsi_app::execute(tx, ctx, &signin, |tx| {
+                let (mdtrt_id, lines_out) = match (&existing, &prepared) {
+                    (Some(id), _) => (id.clone(), Value::Null),
+                    (None, None) => return Err(AppError::Internal("a new purchase without its lines".into())),
+                    (None, Some(prepared)) => {
                         let visit = visit::open_pharmacy_visit(
                             tx,
                             ctx,
@@ -203,12 +217,8 @@ pub async fn pharmacy(app: &App, ctx: FsiCtx, p: Pharmacy) -> AppResult<Reply> {
                             &data.mdtrt_cert_no,
                             data.begntime.unwrap_or(ctx.now),
                         )?;
-                        let mut own = lines.clone();
-                        for l in &mut own {
-                            l.mdtrt_id = visit.mdtrt_id.clone();
-                        }
-                        let (answers, _) = visit::add_lines(tx, ctx, &catalog, &own, &raw)?;
-                        let answers = serde_json::to_value(&answers)
+                        visit::add_lines(tx, ctx, &visit.mdtrt_id, prepared)?;
+                        let answers = serde_json::to_value(prepared.answers())
                             .map_err(|e| AppError::Internal(format!("line answers: {e}")))?;
                         (visit.mdtrt_id, answers)
                     }
