@@ -183,8 +183,12 @@ backend_tests! {
         unknown_code[0]["med_list_codg"] = json!("XX-NO-SUCH-CODE");
         let reused = his.send(&his.envelope("2204", &upload_msgid, json!({"feedetail": unknown_code.clone()}))).await;
         assert!(reused["err_msg"].as_str().unwrap().contains("报文ID"), "{reused}");
-        let fresh = his.err("2204", json!({"feedetail": unknown_code})).await;
+        let fresh = his.err("2204", json!({"feedetail": unknown_code.clone()})).await;
         assert!(fresh.contains("med_list_codg"), "{fresh}");
+        let mut unsigned = his.envelope("2204", &his.msgid(), json!({"feedetail": unknown_code}));
+        unsigned["sign_no"] = json!("NO-SUCH-SIGN-IN");
+        let unsigned = his.send(&unsigned).await;
+        assert!(unsigned["err_msg"].as_str().unwrap().contains("sign_no"), "the sign-in first: {unsigned}");
         let result = uploaded["result"].as_array().unwrap();
         assert_eq!(result.len(), 3);
         assert_eq!(result[0]["chrgitm_lv"], "01");

@@ -308,15 +308,20 @@ pub(super) async fn signin_check(app: &App, ctx: &FsiCtx, needed: bool) -> AppRe
     Ok(SignInCheck::Record(app.signins.get(&app.db, &ctx.sign_no, ctx.now_ms).await?))
 }
 
-/// A message refused before its write job: answered from the message log if
-/// it was processed before (a resend), else refused with `error`.
+/// A business message refused before its write job, answered in the order
+/// its job would have: from the message log if it was processed before (a
+/// resend), else with the sign-in's error, else with `error`.
 pub(super) async fn replay_or(app: &App, ctx: FsiCtx, error: AppError) -> AppResult<Reply> {
-    let logged = app.db.read(move |tx: &mut dyn Tx| fsi_app::check_message_log(tx, &ctx)).await?;
-    match logged {
+    let signin = app.signins.get(&app.db, &ctx.sign_no, ctx.now_ms).await?;
+    let log_ctx = ctx.clone();
+    match app.db.read(move |tx: &mut dyn Tx| fsi_app::check_message_log(tx, &log_ctx)).await? {
         Some(answer) => {
             Ok(Reply::Output { output: Output::Json(answer.output_json), inf_refmsgid: answer.inf_refmsgid })
         }
-        None => Err(error),
+        None => {
+            fsi_app::check_signin_record(&ctx, signin.as_ref())?;
+            Err(error)
+        }
     }
 }
 
