@@ -39,6 +39,12 @@ struct Series {
 #[derive(Default)]
 pub struct Metrics {
     series: RwLock<HashMap<(String, String, u16), Series>>,
+    /// National-interface messages by transaction code and answer (infcode
+    /// 0 / -1), from receipt to the response built: every message goes to one
+    /// route, so the route's histogram cannot tell a slow 2207 from a fast
+    /// 1101. Bounded: codes are those the interface supports (others count
+    /// as `other`).
+    fsi: RwLock<HashMap<(&'static str, i8), Series>>,
 }
 
 impl Metrics {
@@ -56,6 +62,17 @@ impl Metrics {
             return;
         }
         record(map.entry(key).or_default(), micros);
+    }
+
+    /// Counts a national-interface message; `infno` is one of the supported
+    /// codes or `other`.
+    pub fn observe_fsi(&self, infno: &'static str, infcode: i8, micros: u64) {
+        let key = (infno, infcode);
+        if let Some(s) = self.fsi.read().unwrap().get(&key) {
+            record(s, micros);
+            return;
+        }
+        record(self.fsi.write().unwrap().entry(key).or_default(), micros);
     }
 
     /// The Prometheus text exposition.
@@ -80,29 +97,34 @@ impl Metrics {
         out.push_str("# HELP yibao_http_request_duration_seconds HTTP request latency.\n");
         out.push_str("# TYPE yibao_http_request_duration_seconds histogram\n");
         for k in &keys {
-            let s = &map[*k];
             let labels = format!("method=\"{}\",route=\"{}\",status=\"{}\"", k.0, escape(&k.1), k.2);
-            let mut cumulative = 0;
-            for (i, bound) in BUCKETS_US.iter().enumerate() {
-                cumulative += s.buckets[i].load(Ordering::Relaxed);
-                let _ = writeln!(
-                    out,
-                    "yibao_http_request_duration_seconds_bucket{{{labels},le=\"{}\"}} {cumulative}",
-                    *bound as f64 / 1e6
-                );
-            }
-            let count = s.count.load(Ordering::Relaxed);
-            let _ = writeln!(out, "yibao_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {count}");
-            let _ = writeln!(
-                out,
-                "yibao_http_request_duration_seconds_sum{{{labels}}} {}",
-                s.sum_us.load(Ordering::Relaxed) as f64 / 1e6
-            );
-            let _ = writeln!(out, "yibao_http_request_duration_seconds_count{{{labels}}} {count}");
+            histogram(&mut out, "yibao_http_request_duration_seconds", &labels, &map[*k]);
+        }
+        drop(map);
+        let fsi = self.fsi.read().unwrap();
+        let mut keys: Vec<_> = fsi.keys().copied().collect();
+        keys.sort();
+        out.push_str("# HELP yibao_fsi_message_duration_seconds National-interface messages by infno and infcode, receipt to response.\n");
+        out.push_str("# TYPE yibao_fsi_message_duration_seconds histogram\n");
+        for (infno, infcode) in keys {
+            let labels = format!("infno=\"{infno}\",infcode=\"{infcode}\"");
+            histogram(&mut out, "yibao_fsi_message_duration_seconds", &labels, &fsi[&(infno, infcode)]);
         }
         out.push_str(extra);
         out
     }
+}
+
+fn histogram(out: &mut String, name: &str, labels: &str, s: &Series) {
+    let mut cumulative = 0;
+    for (i, bound) in BUCKETS_US.iter().enumerate() {
+        cumulative += s.buckets[i].load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{}\"}} {cumulative}", *bound as f64 / 1e6);
+    }
+    let count = s.count.load(Ordering::Relaxed);
+    let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
+    let _ = writeln!(out, "{name}_sum{{{labels}}} {}", s.sum_us.load(Ordering::Relaxed) as f64 / 1e6);
+    let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
 }
 
 fn record(s: &Series, micros: u64) {

@@ -286,6 +286,11 @@ backend_tests! {
         his.ok("2205", json!({"data": {"mdtrt_id": mdtrt_id, "chrg_bchno": "0000", "psn_no": psn_no}})).await;
         his.ok("2202", json!({"data": {"psn_no": psn_no, "mdtrt_id": mdtrt_id, "ipt_otp_no": "MZ0001"}})).await;
         assert!(his.err("2204", json!({"feedetail": lines(&mdtrt_id, "B2", &["7"])})).await.contains("已撤销"));
+        // The server counts messages by transaction code and answer.
+        let metrics = s.get("/metrics", None).await.text();
+        for series in ["infno=\"2207\",infcode=\"0\"", "infno=\"2204\",infcode=\"-1\"", "infno=\"1101\",infcode=\"0\""] {
+            assert!(metrics.contains(&format!("yibao_fsi_message_duration_seconds_count{{{series}}}")), "{series}");
+        }
         // Sign-out ends the session.
         let sign_no = his.sign_no.clone();
         his.ok("9002", json!({"signOut": {"sign_no": sign_no, "opter_no": "001"}})).await;

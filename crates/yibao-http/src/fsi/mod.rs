@@ -209,12 +209,17 @@ async fn handle(
             return failure(received_ms, &node_of(&json), &e);
         }
     };
+    let started = std::time::Instant::now();
+    let mut code = "other";
     let result = async {
         let (envelope, infno, message) = parse_request(&body, path_infno.as_deref())?;
+        code = SUPPORTED.iter().copied().find(|c| *c == infno).unwrap_or("other");
         tracing::debug!(infno, msgid = %envelope.msgid, peer = %peer.ip(), "national interface message");
         transactions::execute(&state, &infno, envelope, message, received_ms).await
     }
     .await;
+    let micros = started.elapsed().as_micros() as u64;
+    state.metrics.observe_fsi(code, if result.is_ok() { 0 } else { -1 }, micros);
     match result {
         Ok(Reply::Output { output, inf_refmsgid }) => {
             success(&state, received_ms, output.into_json(), inf_refmsgid, seal.as_ref())
