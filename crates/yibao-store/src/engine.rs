@@ -517,7 +517,26 @@ impl Db {
         E: JobError,
         F: FnMut(&mut dyn Tx) -> Result<T, E> + Send + 'static,
     {
-        let rx = self.submit_write(None, f)?;
+        self.write_keyed_blocking_opt(None, f)
+    }
+
+    /// Blocking form of [`Db::write_keyed`]: jobs with one key go to one writer.
+    pub fn write_keyed_blocking<T, E, F>(&self, key: u64, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: JobError,
+        F: FnMut(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    {
+        self.write_keyed_blocking_opt(Some(key), f)
+    }
+
+    fn write_keyed_blocking_opt<T, E, F>(&self, key: Option<u64>, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: JobError,
+        F: FnMut(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    {
+        let rx = self.submit_write(key, f)?;
         rx.blocking_recv()
             .unwrap_or_else(|_| Err(E::from(DbError::new(DbErrorKind::Unavailable, "database writer stopped"))))
     }

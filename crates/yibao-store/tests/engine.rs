@@ -74,8 +74,12 @@ fn a_failure_in_an_optimistic_batch_reruns_it_with_savepoints() {
         let runs = Arc::new(AtomicUsize::new(0));
         let slow = {
             let db = db.clone();
+            // One key for every job: PostgreSQL has several writers, and the
+            // queued jobs must wait behind this one to form one batch (with
+            // round-robin routing the failing job sometimes ran alone on the
+            // other writer, and nothing was rerun).
             std::thread::spawn(move || {
-                db.write_blocking(|tx: &mut dyn Tx| {
+                db.write_keyed_blocking(0, |tx: &mut dyn Tx| {
                     std::thread::sleep(std::time::Duration::from_millis(300));
                     tx.execute("INSERT INTO t (id, note) VALUES (0, 'slow')", params![])
                 })
@@ -86,7 +90,7 @@ fn a_failure_in_an_optimistic_batch_reruns_it_with_savepoints() {
             .map(|id| {
                 let (db, runs) = (db.clone(), runs.clone());
                 std::thread::spawn(move || {
-                    db.write_blocking(move |tx: &mut dyn Tx| {
+                    db.write_keyed_blocking(0, move |tx: &mut dyn Tx| {
                         runs.fetch_add(1, Ordering::SeqCst);
                         tx.execute("INSERT INTO t (id, note) VALUES ($1, 'q')", params![id])?;
                         if id == 5 {
