@@ -385,10 +385,18 @@ impl Db {
         if let Location::Sqlite { path, synchronous, mmap_bytes } = &config.location {
             let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
             let conn = SqliteConn::open(path, *synchronous, *mmap_bytes, false)?;
+            // The database file, to flush what each checkpoint copied (see
+            // `checkpoint_loop`); none when durability is off.
+            let sync_file = match synchronous {
+                Synchronous::Off => None,
+                _ => Some(std::fs::File::open(path).map_err(|e| {
+                    DbError::new(DbErrorKind::Unavailable, format!("open {} to sync it: {e}", path.display()))
+                })?),
+            };
             let restart_wanted = restart_wanted.clone();
             let handle = std::thread::Builder::new()
                 .name("db-checkpoint".into())
-                .spawn(move || checkpoint_loop(conn, &restart_wanted, stop_rx))
+                .spawn(move || checkpoint_loop(conn, sync_file, &restart_wanted, stop_rx))
                 .expect("spawn db checkpointer");
             threads.push(handle);
             checkpoint_stop = Some(stop_tx);
@@ -624,7 +632,20 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
 /// Copies the WAL back into the database every `CHECKPOINT_INTERVAL`, in
 /// PASSIVE mode: it never waits for or blocks the writer or the readers.
 /// Stops, after a last checkpoint, when `stop` closes.
-fn checkpoint_loop(mut conn: SqliteConn, restart_wanted: &AtomicBool, stop: Receiver<()>) {
+///
+/// Each checkpoint is followed by an fdatasync of the database file
+/// (`sync_file`). SQLite syncs the database only when a checkpoint copied the
+/// whole WAL, which a passive one under steady writes never does, so every
+/// page copied since the last WAL restart was flushed by the restart itself,
+/// on the writer: measured at 1,000 visits/s, 39 restarts in 20 s took 23 ms
+/// each, and every write queued behind them (the p99 of 2201 was 25 ms where
+/// the writes' p90 was 4 ms). Flushed here, a restart finds little to sync.
+fn checkpoint_loop(
+    mut conn: SqliteConn,
+    sync_file: Option<std::fs::File>,
+    restart_wanted: &AtomicBool,
+    stop: Receiver<()>,
+) {
     let mut failing = false;
     loop {
         let stopping =
@@ -632,7 +653,12 @@ fn checkpoint_loop(mut conn: SqliteConn, restart_wanted: &AtomicBool, stop: Rece
         if restart_wanted.load(Ordering::Relaxed) && !stopping {
             continue;
         }
-        match conn.wal_checkpoint_passive() {
+        match conn.wal_checkpoint_passive().and_then(|()| match &sync_file {
+            Some(file) => file
+                .sync_data()
+                .map_err(|e| DbError::new(DbErrorKind::Other, format!("sync of the database file: {e}"))),
+            None => Ok(()),
+        }) {
             Ok(()) => failing = false,
             Err(e) => {
                 // One line per streak of failures, not one per tick.
