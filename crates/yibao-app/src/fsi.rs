@@ -120,10 +120,8 @@ pub fn new_refmsgid(node_admdvs: &str, now: DateTime) -> String {
 
 /// Checks the sign-in of a business message, read in this transaction.
 pub fn check_signin(tx: &mut dyn Tx, ctx: &FsiCtx) -> AppResult<()> {
-    if ctx.sign_no.trim().is_empty() {
-        return check_signin_record(ctx, None);
-    }
-    check_signin_record(ctx, repo::signin(tx, &ctx.sign_no)?.as_ref())
+    let record = if ctx.sign_no.trim().is_empty() { None } else { repo::signin(tx, &ctx.sign_no)? };
+    check_signin_record(ctx, record.as_ref())
 }
 
 /// How long a sign-in read for the interface may be reused. A sign-out
@@ -138,9 +136,15 @@ const SIGNIN_CACHE_ENTRIES_MAX: usize = 200_000;
 /// Sign-ins as the interface checks them, cached: every business message
 /// names one (five per outpatient visit), and a record changes only when its
 /// operator signs out.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct SignInCache {
-    map: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, (SignIn, i64)>>>,
+    map: crate::ttl::TtlMap<SignIn>,
+}
+
+impl Default for SignInCache {
+    fn default() -> SignInCache {
+        SignInCache { map: crate::ttl::TtlMap::new(SIGNIN_CACHE_TTL_MS, SIGNIN_CACHE_ENTRIES_MAX) }
+    }
 }
 
 impl SignInCache {
@@ -150,26 +154,20 @@ impl SignInCache {
         if sign_no.is_empty() {
             return Ok(None);
         }
-        if let Some((s, at)) = self.map.read().unwrap().get(sign_no)
-            && now_ms - at < SIGNIN_CACHE_TTL_MS
-        {
-            return Ok(Some(s.clone()));
+        if let Some(s) = self.map.get(sign_no, now_ms) {
+            return Ok(Some(s));
         }
         let key = sign_no.to_owned();
         let found = db.read(move |tx: &mut dyn Tx| Ok::<_, AppError>(repo::signin(tx, &key)?)).await?;
         if let Some(s) = &found {
-            let mut map = self.map.write().unwrap();
-            if map.len() >= SIGNIN_CACHE_ENTRIES_MAX {
-                map.clear();
-            }
-            map.insert(s.sign_no.clone(), (s.clone(), now_ms));
+            self.map.insert(s.sign_no.clone(), s.clone(), now_ms);
         }
         Ok(found)
     }
 
     /// Drops a sign-in after its sign-out.
     pub fn forget(&self, sign_no: &str) {
-        self.map.write().unwrap().remove(sign_no.trim());
+        self.map.remove(sign_no.trim());
     }
 }
 

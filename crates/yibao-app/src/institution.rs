@@ -26,36 +26,35 @@ pub const INTERFACE_CACHE_TTL_MS: i64 = 30_000;
 
 /// Institutions as the national interface sees them, cached: every message
 /// names its institution.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct InstitutionCache {
-    map: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, (Institution, i64)>>>,
+    map: crate::ttl::TtlMap<Institution>,
+}
+
+impl Default for InstitutionCache {
+    fn default() -> InstitutionCache {
+        // The registry is finite; the bound stops a scan of random codes.
+        InstitutionCache { map: crate::ttl::TtlMap::new(INTERFACE_CACHE_TTL_MS, 200_000) }
+    }
 }
 
 impl InstitutionCache {
     pub fn invalidate(&self) {
-        self.map.write().unwrap().clear();
+        self.map.clear();
     }
 
     /// The institution behind a message, or an error naming `fixmedins_code`.
     pub async fn get(&self, app: &App, code: &str, now_ms: i64) -> AppResult<Institution> {
         let code = InstitutionCode::parse(code)?;
-        if let Some((inst, at)) = self.map.read().unwrap().get(code.as_str())
-            && now_ms - at < INTERFACE_CACHE_TTL_MS
-        {
-            return Ok(inst.clone());
+        if let Some(inst) = self.map.get(code.as_str(), now_ms) {
+            return Ok(inst);
         }
         let inst = app
             .db
             .read(move |tx: &mut dyn Tx| Ok::<_, AppError>(repo::get(tx, code.as_str())?))
             .await?
             .ok_or_else(|| AppError::invalid("fixmedins_code", format!("定点医药机构编码“{code}”不存在")))?;
-        let mut map = self.map.write().unwrap();
-        // A bound on memory: the registry is finite, but a scan of random
-        // codes must not grow the cache.
-        if map.len() > 200_000 {
-            map.clear();
-        }
-        map.insert(inst.code.as_str().to_owned(), (inst.clone(), now_ms));
+        self.map.insert(inst.code.as_str().to_owned(), inst.clone(), now_ms);
         Ok(inst)
     }
 }

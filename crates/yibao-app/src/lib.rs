@@ -33,6 +33,7 @@ pub mod risk;
 pub mod settlement;
 pub mod sim;
 pub mod testing;
+pub mod ttl;
 pub mod visit;
 
 use std::sync::{Arc, RwLock};

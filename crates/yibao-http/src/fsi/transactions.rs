@@ -289,13 +289,18 @@ where
     F: Fn(&mut dyn Tx, &FsiCtx) -> AppResult<Outcome> + Send + 'static,
 {
     let signin = signin_check(app, &ctx, signin).await?;
-    // One writer per institution: its messages are serialized without lock waits.
-    let key = ctx.fixmedins_code().bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let key = writer_key(&ctx);
     let answer = app
         .db
         .write_keyed(key, move |tx: &mut dyn Tx| fsi_app::execute(tx, &ctx, &signin, |tx| business(tx, &ctx)))
         .await?;
     Ok(Reply::Output { output: Output::Json(answer.output_json), inf_refmsgid: answer.inf_refmsgid })
+}
+
+/// The routing key of an institution's write jobs: one writer per
+/// institution, so its messages are serialized without lock waits.
+pub(super) fn writer_key(ctx: &FsiCtx) -> u64 {
+    ctx.fixmedins_code().bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
 }
 
 /// The sign-in a write job checks (after its message-log lookup, so that a

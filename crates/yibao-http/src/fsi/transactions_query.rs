@@ -198,7 +198,7 @@ pub async fn pharmacy(app: &App, ctx: FsiCtx, p: Pharmacy) -> AppResult<Reply> {
         None
     };
     let signin = super::transactions::signin_check(app, &ctx, true).await?;
-    let key = ctx.fixmedins_code().bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let key = super::transactions::writer_key(&ctx);
     let answer = app
         .db
         .write_keyed(key, move |tx: &mut dyn Tx| {
