@@ -361,7 +361,10 @@ backend_tests! {
         his.sign_in().await;
         let data = json!({"psn_no": psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": certno, "insutype": "390",
             "medfee_sumamt": "50.00", "psn_setlway": "01", "acct_used_flag": "0"});
-        let lines = json!([{"feedetl_sn": "1", "fee_ocur_time": "2026-11-22 09:40:00", "med_list_codg": "YP2024-X-0632-01",
+        // A pharmacy sale starts when it is settled, so its line is dated now
+        // (a fixed date would fall out of the visit's window a day later).
+        let sold_at = yibao_domain::DateTime::from_unix_ms(yibao_store::now_ms()).to_string();
+        let lines = json!([{"feedetl_sn": "1", "fee_ocur_time": sold_at, "med_list_codg": "YP2024-X-0632-01",
             "medins_list_codg": "P-1", "det_item_fee_sumamt": "50.00", "cnt": "4", "pric": "12.5"}]);
         let pre = his.ok("2101", json!({"data": data, "feedetail": lines})).await;
         assert_eq!(pre["setlinfo"]["med_type"], "41");
