@@ -10,6 +10,11 @@
 //! Results are released only after the commit, so a caller never sees a
 //! success that is not durable.
 //!
+//! SQLite with `synchronous=FULL` pipelines the fsync: the writer commits
+//! without it (`NORMAL`) and goes on to the next batch while a sync thread
+//! fdatasyncs the WAL; a batch's results, and those of every read whose
+//! snapshot may hold it, are released only after that sync (`sync_loop`).
+//!
 //! SQLite has exactly one writer (it allows no more). PostgreSQL may have
 //! several; jobs with a routing key always go to the same writer so that work
 //! on one person or one visit is serialized without lock waits.
@@ -215,7 +220,38 @@ where
     }
 }
 
-type ReadJob = Box<dyn FnOnce(&mut dyn Tx) + Send>;
+/// A read job runs its transaction and returns the release of its result,
+/// which the reader may hold back until the commits it saw are on disk.
+type ReadJob = Box<dyn FnOnce(&mut dyn Tx) -> Release + Send>;
+type Release = Box<dyn FnOnce() + Send>;
+
+/// The pipelined commit's sequence numbers (SQLite with `synchronous=FULL`).
+#[derive(Default, Debug)]
+struct CommitSeq {
+    /// COMMITs the writer has begun. Counted before the statement runs, so a
+    /// snapshot taken before this is read holds no commit numbered higher.
+    started: AtomicU64,
+    /// Every COMMIT numbered up to this one is on disk.
+    synced: AtomicU64,
+}
+
+/// A batch's jobs and the result of its commit.
+type Committed = (Vec<Box<dyn WriteJob>>, Result<(), DbError>);
+
+/// What the writer and the readers hand the sync thread.
+enum SyncItem {
+    /// A batch whose COMMIT (numbered `seq`, or none after `seq`) returned.
+    Batch { seq: u64, jobs: Vec<Box<dyn WriteJob>>, result: Result<(), DbError> },
+    /// A read whose snapshot may hold commits up to `seq`.
+    Read { seq: u64, release: Release },
+}
+
+/// The writer's and readers' side of the pipelined commit.
+#[derive(Clone)]
+struct Pipeline {
+    seq: Arc<CommitSeq>,
+    to_sync: Sender<SyncItem>,
+}
 
 /// Counters for /metrics.
 #[derive(Default, Debug)]
@@ -231,6 +267,11 @@ pub struct EngineStats {
     /// elapsed time per writer means the writer is the bottleneck.
     pub batch_micros_total: AtomicU64,
     pub read_jobs: AtomicU64,
+    /// Reads whose answer waited for the WAL sync of a commit they saw.
+    pub reads_held: AtomicU64,
+    /// fdatasyncs of the WAL by the sync thread (SQLite FULL), and their time.
+    pub wal_syncs: AtomicU64,
+    pub wal_sync_micros_total: AtomicU64,
     /// SQLite WAL restarts by the writer, and the time they took.
     pub wal_restarts: AtomicU64,
     pub wal_restart_micros_total: AtomicU64,
@@ -244,6 +285,8 @@ struct Shared {
     /// Dropped to stop the SQLite checkpointer.
     checkpoint_stop: Option<Sender<()>>,
     stats: Arc<EngineStats>,
+    /// Set when commits are pipelined (SQLite FULL).
+    commit_seq: Option<Arc<CommitSeq>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     cleanup: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
@@ -330,13 +373,27 @@ impl Db {
         let restart_wanted = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
         let mut writers = Vec::new();
+        // SQLite FULL: the writer commits with NORMAL and the sync thread
+        // makes each commit durable before anything that depends on it is
+        // answered (see `sync_loop`).
+        let (pipeline, sync_rx, writer_location) = match &config.location {
+            Location::Sqlite { path, synchronous: Synchronous::Full, mmap_bytes } => {
+                let (to_sync, sync_rx) = crossbeam_channel::unbounded::<SyncItem>();
+                let pipeline = Pipeline { seq: Arc::new(CommitSeq::default()), to_sync };
+                let location =
+                    Location::Sqlite { path: path.clone(), synchronous: Synchronous::Normal, mmap_bytes: *mmap_bytes };
+                (Some(pipeline), Some(sync_rx), location)
+            }
+            other => (None, None, other.clone()),
+        };
 
         // Threads connect themselves (the PostgreSQL client starts its own
         // runtime, which must not happen on an async worker) and report back.
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<DbResult<()>>();
         for i in 0..writer_count {
             let (tx, rx) = crossbeam_channel::bounded::<Box<dyn WriteJob>>(QUEUE_JOBS_MAX);
-            let location = config.location.clone();
+            let location = writer_location.clone();
+            let pipeline = pipeline.clone();
             let ready = ready_tx.clone();
             let stats = stats.clone();
             let restart_wanted = restart_wanted.clone();
@@ -359,7 +416,7 @@ impl Db {
                                     "could not raise the writer's priority (needs CAP_SYS_NICE); it runs at the default"
                                 );
                             }
-                            writer_loop(conn, rx, batch_max, &stats, wal_frames_restart, &restart_wanted);
+                            writer_loop(conn, rx, batch_max, &stats, wal_frames_restart, &restart_wanted, pipeline);
                         }
                         Err(e) => {
                             let _ = ready.send(Err(e));
@@ -407,13 +464,14 @@ impl Db {
             let ready = ready_tx.clone();
             let rx = read_rx.clone();
             let stats = stats.clone();
+            let pipeline = pipeline.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("db-reader-{i}"))
                 .spawn(move || match connect(&location, true) {
                     Ok(conn) => {
                         let _ = ready.send(Ok(()));
                         drop(ready);
-                        reader_loop(conn, rx, &stats);
+                        reader_loop(conn, rx, &stats, pipeline);
                     }
                     Err(e) => {
                         let _ = ready.send(Err(e));
@@ -423,6 +481,22 @@ impl Db {
             threads.push(handle);
         }
         drop(ready_tx);
+        let commit_seq = pipeline.as_ref().map(|p| p.seq.clone());
+        if let (Some(pipeline), Some(sync_rx), Location::Sqlite { path, .. }) = (pipeline, sync_rx, &config.location) {
+            let seq = pipeline.seq.clone();
+            // Only the writer and the readers send to the sync thread: it
+            // stops when they have.
+            drop(pipeline);
+            let mut wal_path = path.clone().into_os_string();
+            wal_path.push("-wal");
+            let wal_path = PathBuf::from(wal_path);
+            let stats = stats.clone();
+            let handle = std::thread::Builder::new()
+                .name("db-sync".into())
+                .spawn(move || sync_loop(&wal_path, sync_rx, &seq, &stats))
+                .expect("spawn db sync");
+            threads.push(handle);
+        }
         let shared = Shared {
             backend,
             writers,
@@ -430,6 +504,7 @@ impl Db {
             next_writer: AtomicUsize::new(0),
             checkpoint_stop,
             stats,
+            commit_seq,
             threads: Mutex::new(threads),
             cleanup: Mutex::new(cleanup),
         };
@@ -448,6 +523,12 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.shared.backend
+    }
+
+    /// With pipelined commits (SQLite FULL): the number of COMMITs begun and
+    /// the number known to be on disk. For tests and diagnostics.
+    pub fn commit_sequence(&self) -> Option<(u64, u64)> {
+        self.shared.commit_seq.as_ref().map(|s| (s.started.load(Ordering::SeqCst), s.synced.load(Ordering::SeqCst)))
     }
 
     pub fn stats(&self) -> &EngineStats {
@@ -558,7 +639,9 @@ impl Db {
         let (reply, rx) = oneshot::channel();
         let job: ReadJob = Box::new(move |tx: &mut dyn Tx| {
             let r = read_transaction(tx, f);
-            let _ = reply.send(r);
+            Box::new(move || {
+                let _ = reply.send(r);
+            })
         });
         self.shared.readers.try_send(job).map_err(|_| {
             E::from(DbError::new(DbErrorKind::Unavailable, "read queue full or database shutting down"))
@@ -688,11 +771,111 @@ fn read_transaction<T, E: JobError>(tx: &mut dyn Tx, f: impl FnOnce(&mut dyn Tx)
     r
 }
 
-fn reader_loop(mut conn: Box<dyn Tx + Send>, rx: Receiver<ReadJob>, stats: &EngineStats) {
+/// Runs read jobs. With pipelined commits, a read's snapshot may hold a
+/// commit that is not on disk yet: its answer is held until it is, so that
+/// nobody is told of a settlement that a power loss could still undo (a HIS
+/// that timed out on 2207 and asks with 5203 must not hear "settled" of a
+/// settlement the sync has not kept).
+fn reader_loop(mut conn: Box<dyn Tx + Send>, rx: Receiver<ReadJob>, stats: &EngineStats, pipeline: Option<Pipeline>) {
     while let Ok(job) = rx.recv() {
         stats.read_jobs.fetch_add(1, Ordering::Relaxed);
-        job(&mut *conn);
+        let release = job(&mut *conn);
+        let Some(p) = &pipeline else {
+            release();
+            continue;
+        };
+        // Read after the transaction ended: every commit its snapshot holds
+        // was begun, and counted, before.
+        let seq = p.seq.started.load(Ordering::SeqCst);
+        if seq <= p.seq.synced.load(Ordering::SeqCst) {
+            release();
+            continue;
+        }
+        stats.reads_held.fetch_add(1, Ordering::Relaxed);
+        if let Err(crossbeam_channel::SendError(SyncItem::Read { release, .. })) =
+            p.to_sync.send(SyncItem::Read { seq, release })
+        {
+            release(); // the engine is stopping
+        }
     }
+}
+
+/// The sync thread of pipelined commits (SQLite FULL). Takes every batch the
+/// writer has committed since its last sync, fdatasyncs the WAL once for all
+/// of them (group commit across batches, while the writer runs the next),
+/// then releases their results and the reads waiting for them.
+///
+/// A failed sync stops the process: after a failed fsync the kernel may have
+/// dropped the dirty pages, so what is on disk is unknown, and answering
+/// anything more could acknowledge a settlement that is not kept. Restarting
+/// recovers from the WAL, as after a crash (PostgreSQL does the same).
+fn sync_loop(wal_path: &std::path::Path, rx: Receiver<SyncItem>, seq: &CommitSeq, stats: &EngineStats) {
+    let mut wal: Option<std::fs::File> = None;
+    let mut held: Vec<(u64, Release)> = Vec::new();
+    let mut batches: Vec<Committed> = Vec::new();
+    while let Ok(first) = rx.recv() {
+        let mut synced_to = 0;
+        let mut next = Some(first);
+        while let Some(item) = next {
+            match item {
+                SyncItem::Batch { seq: s, jobs, result } => {
+                    synced_to = synced_to.max(s);
+                    batches.push((jobs, result));
+                }
+                SyncItem::Read { seq: s, release } => held.push((s, release)),
+            }
+            next = rx.try_recv().ok();
+        }
+        if !batches.is_empty() {
+            let started = Instant::now();
+            // Every batch taken here was sent after its COMMIT returned, so
+            // its frames are in the WAL file and this sync covers them.
+            if let Err(e) = sync_wal(&mut wal, wal_path) {
+                tracing::error!(error = %e, path = %wal_path.display(), "WAL sync failed: stopping");
+                std::process::abort();
+            }
+            stats.wal_syncs.fetch_add(1, Ordering::Relaxed);
+            stats.wal_sync_micros_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            seq.synced.fetch_max(synced_to, Ordering::SeqCst);
+            for (jobs, result) in batches.drain(..) {
+                for job in jobs {
+                    job.finish(result.clone());
+                }
+            }
+        }
+        let synced = seq.synced.load(Ordering::SeqCst);
+        let mut i = 0;
+        while i < held.len() {
+            if held[i].0 <= synced {
+                let (_, release) = held.swap_remove(i);
+                release();
+            } else {
+                i += 1;
+            }
+        }
+    }
+    // The writer and the readers have stopped: nothing more will commit.
+    for (_, release) in held {
+        release();
+    }
+}
+
+/// fdatasyncs the WAL file, opened on first use (SQLite creates it) and
+/// reopened if it is no longer the file at `path`. Any descriptor of a file
+/// flushes the file's pages, so SQLite's own need not be reached.
+fn sync_wal(wal: &mut Option<std::fs::File>, path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    if let Some(file) = wal.as_ref() {
+        use std::os::unix::fs::MetadataExt;
+        let (ours, named) = (file.metadata()?, std::fs::metadata(path)?);
+        if (ours.dev(), ours.ino()) != (named.dev(), named.ino()) {
+            *wal = None;
+        }
+    }
+    if wal.is_none() {
+        *wal = Some(std::fs::File::open(path)?);
+    }
+    wal.as_ref().expect("opened").sync_data()
 }
 
 /// The nice value writer threads ask for. Every write job waits for a
@@ -730,6 +913,7 @@ fn writer_loop(
     stats: &EngineStats,
     wal_frames_restart: i64,
     restart_wanted: &AtomicBool,
+    pipeline: Option<Pipeline>,
 ) {
     let mut optimistic = true;
     while let Ok(first) = rx.recv() {
@@ -754,8 +938,24 @@ fn writer_loop(
         // After a batch with a failed job, the next one starts with
         // savepoints: failures come in runs (a misconfigured HIS), and
         // each optimistic failure costs a rerun.
-        optimistic = !run_batch(&mut *conn, batch, stats, optimistic);
+        let commit_seq = pipeline.as_ref().map(|p| &p.seq.started);
+        let (jobs, result, failed) = run_batch(&mut *conn, batch, stats, optimistic, commit_seq);
+        optimistic = !failed;
         stats.batch_micros_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        // Every result waits for the sync, failures too: a job may have
+        // failed because of what an earlier batch, not yet on disk, wrote.
+        match &pipeline {
+            None => finish(jobs, &result),
+            Some(p) => {
+                let seq = p.seq.started.load(Ordering::SeqCst);
+                if let Err(crossbeam_channel::SendError(SyncItem::Batch { jobs, .. })) =
+                    p.to_sync.send(SyncItem::Batch { seq, jobs, result })
+                {
+                    let stopped = DbError::new(DbErrorKind::Unavailable, "database sync thread stopped");
+                    finish(jobs, &Err(stopped));
+                }
+            }
+        }
     }
 }
 
@@ -771,8 +971,15 @@ enum Attempt {
     Isolate,
 }
 
-/// Runs a batch in one transaction and commits it. Returns whether a job (or
-/// the whole batch) failed.
+fn finish(jobs: Vec<Box<dyn WriteJob>>, result: &Result<(), DbError>) {
+    for job in jobs {
+        job.finish(result.clone());
+    }
+}
+
+/// Runs a batch in one transaction and commits it. Returns the jobs, to be
+/// finished with the commit's result, and whether a job (or the whole
+/// batch) failed. `commit_seq` counts each COMMIT before it runs.
 ///
 /// A savepoint per job lets one job fail without undoing the others, but it
 /// costs: SQLite copies every page a job touches into the statement journal
@@ -782,7 +989,13 @@ enum Attempt {
 /// Jobs may run more than once (see `Db::write`), so this is safe; a job sees
 /// the same state on the rerun because the jobs before it run again in the
 /// same order.
-fn run_batch(conn: &mut dyn Tx, mut batch: Vec<Box<dyn WriteJob>>, stats: &EngineStats, optimistic: bool) -> bool {
+fn run_batch(
+    conn: &mut dyn Tx,
+    mut batch: Vec<Box<dyn WriteJob>>,
+    stats: &EngineStats,
+    optimistic: bool,
+    commit_seq: Option<&AtomicU64>,
+) -> (Vec<Box<dyn WriteJob>>, Result<(), DbError>, bool) {
     let begin = match conn.backend() {
         Backend::Sqlite => "BEGIN IMMEDIATE",
         Backend::Postgres => "BEGIN",
@@ -836,6 +1049,9 @@ fn run_batch(conn: &mut dyn Tx, mut batch: Vec<Box<dyn WriteJob>>, stats: &Engin
                 return Ok(Attempt::Done { failed: true });
             }
             let started = Instant::now();
+            if let Some(seq) = commit_seq {
+                seq.fetch_add(1, Ordering::SeqCst);
+            }
             conn.execute_batch("COMMIT")?;
             stats.commit_micros_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
             Ok(Attempt::Done { failed: failed > 0 })
@@ -868,8 +1084,5 @@ fn run_batch(conn: &mut dyn Tx, mut batch: Vec<Box<dyn WriteJob>>, stats: &Engin
             }
         }
     };
-    for job in batch {
-        job.finish(commit_result.clone());
-    }
-    any_failed
+    (batch, commit_result, any_failed)
 }

@@ -346,3 +346,105 @@ fn sqlite_wal_stays_bounded_under_steady_writes() {
         let _ = std::fs::remove_file(p);
     }
 }
+
+fn sqlite_full(name: &str) -> (Arc<Db>, std::path::PathBuf) {
+    let path = std::env::temp_dir().join(format!("yibao-{name}-{}-{}.db", std::process::id(), yibao_store::now_ms()));
+    let config = yibao_store::DbConfig::sqlite(&path, yibao_store::sqlite::Synchronous::Full);
+    let db = Arc::new(yibao_store::Db::open(&config).unwrap());
+    make_table(&db);
+    (db, path)
+}
+
+fn remove_sqlite(path: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.to_path_buf().into_os_string();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// SQLite FULL pipelines the fsync: the writer commits without it and a sync
+/// thread fdatasyncs the WAL. A write's result must still come only after
+/// the sync that covers its commit: a job sees the COMMITs begun before its
+/// batch, so when its result arrives at least one more must be on disk.
+#[test]
+fn sqlite_full_releases_a_write_only_after_the_wal_sync_that_covers_it() {
+    let (db, path) = sqlite_full("pipelined-writes");
+    assert!(db.commit_sequence().is_some(), "FULL pipelines its commits");
+    let writers: Vec<_> = (0..8_i64)
+        .map(|t| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                for i in 0..50_i64 {
+                    let id = t * 1_000 + i;
+                    let inside = db.clone();
+                    let begun_before = db
+                        .write_blocking(move |tx: &mut dyn Tx| {
+                            tx.execute("INSERT INTO t (id, note) VALUES ($1, 'w')", params![id])?;
+                            Ok::<_, DbError>(inside.commit_sequence().unwrap().0)
+                        })
+                        .unwrap();
+                    let (_, synced) = db.commit_sequence().unwrap();
+                    assert!(
+                        synced > begun_before,
+                        "write released before its sync: synced {synced}, begun {begun_before}"
+                    );
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert_eq!(count(&db), 400);
+    let syncs = db.stats().wal_syncs.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(syncs > 0 && syncs <= 400, "one sync per group of batches: {syncs}");
+    drop(db);
+    remove_sqlite(&path);
+}
+
+/// A read that may have seen a commit not yet on disk is answered only after
+/// that commit's sync: otherwise a HIS could be told of a settlement that a
+/// power loss then undoes.
+#[test]
+fn sqlite_full_holds_a_read_until_the_commits_it_may_have_seen_are_synced() {
+    let (db, path) = sqlite_full("pipelined-reads");
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..4_i64)
+        .map(|t| {
+            let (db, stop) = (db.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut i = 0_i64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let id = t * 1_000_000 + i;
+                    db.write_blocking(move |tx: &mut dyn Tx| {
+                        tx.execute("INSERT INTO t (id, note) VALUES ($1, 'w')", params![id])
+                    })
+                    .unwrap();
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    let mut seen_rows = 0;
+    for _ in 0..300 {
+        let inside = db.clone();
+        let (rows, begun_at_end) = db
+            .read_blocking(move |tx: &mut dyn Tx| {
+                let rows = tx.query_one("SELECT COUNT(*) FROM t", params![])?.i64(0)?;
+                Ok::<_, DbError>((rows, inside.commit_sequence().unwrap().0))
+            })
+            .unwrap();
+        let (_, synced) = db.commit_sequence().unwrap();
+        assert!(synced >= begun_at_end, "read released before the commits it may hold were synced");
+        seen_rows = seen_rows.max(rows);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert!(seen_rows > 0, "the reads ran while rows were being written");
+    assert!(db.stats().reads_held.load(std::sync::atomic::Ordering::Relaxed) > 0, "some reads had to wait");
+    drop(db);
+    remove_sqlite(&path);
+}

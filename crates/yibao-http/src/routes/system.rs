@@ -63,8 +63,14 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
          # TYPE yibao_db_wal_restarts_total counter\nyibao_db_wal_restarts_total {}\n\
          # HELP yibao_db_wal_restart_seconds_total Time the writer spent restarting the WAL.\n\
          # TYPE yibao_db_wal_restart_seconds_total counter\nyibao_db_wal_restart_seconds_total {}\n\
+         # HELP yibao_db_wal_syncs_total SQLite FULL: fdatasyncs of the WAL by the sync thread (pipelined commit).\n\
+         # TYPE yibao_db_wal_syncs_total counter\nyibao_db_wal_syncs_total {}\n\
+         # HELP yibao_db_wal_sync_seconds_total Time the sync thread spent in those fdatasyncs.\n\
+         # TYPE yibao_db_wal_sync_seconds_total counter\nyibao_db_wal_sync_seconds_total {}\n\
          # HELP yibao_db_read_jobs_total Read jobs run.\n\
          # TYPE yibao_db_read_jobs_total counter\nyibao_db_read_jobs_total {}\n\
+         # HELP yibao_db_reads_held_total Reads whose answer waited for the WAL sync of a commit they saw.\n\
+         # TYPE yibao_db_reads_held_total counter\nyibao_db_reads_held_total {}\n\
          # HELP yibao_db_queue_jobs Jobs waiting for a DB thread.\n\
          # TYPE yibao_db_queue_jobs gauge\nyibao_db_queue_jobs{{kind=\"write\"}} {write_queue}\n\
          yibao_db_queue_jobs{{kind=\"read\"}} {read_queue}\n",
@@ -77,7 +83,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         stats.batch_micros_total.load(Ordering::Relaxed) as f64 / 1e6,
         stats.wal_restarts.load(Ordering::Relaxed),
         stats.wal_restart_micros_total.load(Ordering::Relaxed) as f64 / 1e6,
+        stats.wal_syncs.load(Ordering::Relaxed),
+        stats.wal_sync_micros_total.load(Ordering::Relaxed) as f64 / 1e6,
         stats.read_jobs.load(Ordering::Relaxed),
+        stats.reads_held.load(Ordering::Relaxed),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render(&extra)).into_response()
 }
