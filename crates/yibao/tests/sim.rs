@@ -95,10 +95,18 @@ fn populate_load_verify_and_corruption_is_caught() {
             &server.0.id().to_string(),
             "--out",
             results.to_str().unwrap(),
+            "--record-outputs",
+            dir.join("outputs.json").to_str().unwrap(),
         ],
         &dir,
     );
     assert!(out.status.success(), "{}", text(&out));
+    // One real output per transaction code, as `sim echo --outputs` reads them.
+    let outputs: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("outputs.json")).unwrap()).unwrap();
+    for code in ["9001", "1101", "2201", "2204", "2206", "2207", "2101", "2102"] {
+        assert!(outputs[code].is_object(), "no output recorded for {code}: {outputs}");
+    }
+    assert!(outputs["2207"]["setlinfo"]["setl_id"].is_string(), "{outputs}");
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&results).unwrap()).unwrap();
     assert!(report["throughput"]["outpatient_settlements_per_s"].as_f64().unwrap() > 0.0, "{report}");
     assert!(report["acks"]["settled"].as_u64().unwrap() > 0);
@@ -142,6 +150,66 @@ fn populate_load_verify_and_corruption_is_caught() {
     let t = text(&yibao(&["sim", "verify"], &dir));
     assert!(t.contains("✗ ledger trial balance is zero"), "{t}");
     drop(db);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `sim echo` answers every transaction the load generator sends, parsed as
+/// the real server parses it, and a load run against it is marked as the
+/// unverified floor rather than passed off as a verified run.
+#[test]
+fn the_echo_floor_answers_every_transaction_of_the_load_and_is_marked_unverified() {
+    let dir = temp_dir("echo");
+    let out = yibao(&["sim", "populate", "--persons", "2000", "--seed", "3", "--sqlite-synchronous", "off"], &dir);
+    assert!(out.status.success(), "{}", text(&out));
+    let mut echo = Server(
+        Command::new(BIN)
+            .args(["sim", "echo", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(echo.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr =
+        line.strip_prefix("yibao sim echo listening on http://").expect(&line).split_whitespace().next().unwrap();
+    let results = dir.join("echo.json");
+    let out = yibao(
+        &[
+            "sim",
+            "load",
+            "--echo",
+            "--url",
+            &format!("http://{addr}"),
+            "--clients",
+            "4",
+            "--duration",
+            "2",
+            "--baseline-seconds",
+            "0",
+            "--cancel-share",
+            "0.2",
+            "--reversal-share",
+            "0.1",
+            "--inpatient-share",
+            "0.2",
+            "--pharmacy-share",
+            "0.25",
+            "--out",
+            results.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&results).unwrap()).unwrap();
+    assert_eq!(report["errors"], serde_json::json!({}), "every code has a recorded output: {report}");
+    for code in ["9001", "1101", "2201", "2204", "2206", "2207", "2401", "2301", "2304", "2101", "2102", "2601"] {
+        assert!(report["latency"][code]["count"].as_u64().unwrap_or(0) > 0, "{code} not sent: {report}");
+    }
+    assert!(report["throughput"]["outpatient_settlements_per_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(report["verification"], "not run: the echo server stores nothing");
+    assert!(report["server"].as_str().unwrap().starts_with("yibao sim echo"), "{report}");
+    drop(echo);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

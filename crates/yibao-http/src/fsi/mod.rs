@@ -13,6 +13,7 @@
 //! envelope is parsed, and encrypts and signs the answer after. The envelope
 //! parser never sees credentials; a refused call writes nothing.
 
+pub mod echo;
 pub mod envelope;
 pub mod gateway;
 mod reconcile;

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use yibao_domain::{Date, DateTime, Money, Quantity, UnitPrice};
 
@@ -104,6 +104,9 @@ pub struct LoadConfig {
     pub lines: usize,
     pub seed: u64,
     pub timeout: Duration,
+    /// Keep the first successful output of each transaction code (for
+    /// `yibao sim echo`; see [`ClientResult::outputs`]).
+    pub record_outputs: bool,
 }
 
 /// What one client saw.
@@ -116,6 +119,9 @@ pub struct ClientResult {
     pub outpatient_settled: u64,
     pub settled: u64,
     pub lag_us_max: u64,
+    /// The first successful `output` of each transaction code, as JSON
+    /// text, when the run records outputs.
+    pub outputs: HashMap<&'static str, String>,
 }
 
 impl ClientResult {
@@ -179,6 +185,69 @@ struct InSetlinfo {
     setlinfo: Ids,
 }
 
+/// A request envelope, serialized as it is built: the load generator shares
+/// the cores with the server it measures, and a `Value` per message (a map
+/// node and two strings per field, built, written and freed) was a fifth of
+/// its CPU.
+#[derive(Serialize)]
+struct Envelope<'a, I: Serialize> {
+    infno: &'a str,
+    msgid: &'a str,
+    mdtrtarea_admvs: &'static str,
+    insuplc_admdvs: &'static str,
+    recer_sys_code: &'static str,
+    dev_no: &'static str,
+    dev_safe_info: &'static str,
+    cainfo: &'static str,
+    signtype: &'static str,
+    infver: &'static str,
+    opter_type: &'static str,
+    opter: &'a str,
+    opter_name: &'static str,
+    inf_time: String,
+    fixmedins_code: &'a str,
+    fixmedins_name: &'static str,
+    sign_no: &'a str,
+    input: &'a I,
+}
+
+/// A fee line as a HIS sends it (2204, 2301) or, without `hospital`, as a
+/// pharmacy does (2101).
+#[derive(Clone, Serialize)]
+struct FeeLine {
+    feedetl_sn: String,
+    fee_ocur_time: String,
+    med_list_codg: String,
+    medins_list_codg: String,
+    det_item_fee_sumamt: String,
+    cnt: String,
+    pric: String,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    hospital: Option<HospitalLine>,
+}
+
+/// The fields of a line only hospitals send.
+#[derive(Clone, Serialize)]
+struct HospitalLine {
+    mdtrt_id: String,
+    psn_no: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    med_type: Option<&'static str>,
+    chrg_bchno: &'static str,
+    rx_circ_flag: &'static str,
+    bilg_dept_codg: &'static str,
+    bilg_dept_name: &'static str,
+    bilg_dr_codg: &'static str,
+    bilg_dr_name: &'static str,
+    hosp_appr_flag: &'static str,
+}
+
+/// `input` of 2204 and 2301.
+#[derive(Serialize)]
+struct Feedetail<'a> {
+    feedetail: &'a [FeeLine],
+}
+
 /// An answer's envelope, with the output as `T`.
 #[derive(Deserialize)]
 struct Answer<T> {
@@ -209,19 +278,32 @@ impl Client<'_> {
         format!("{}{t}{:04}{:08}", self.code, self.id % 10_000, self.seq % 100_000_000)
     }
 
-    fn envelope(&self, infno: &str, msgid: &str, input: Value) -> Vec<u8> {
-        serde_json::to_vec(&json!({
-            "infno": infno, "msgid": msgid, "mdtrtarea_admvs": "330200", "insuplc_admdvs": "",
-            "recer_sys_code": "YBXT", "dev_no": "", "dev_safe_info": "", "cainfo": "", "signtype": "",
-            "infver": "V1.0", "opter_type": "1", "opter": self.opter, "opter_name": "模拟操作员",
-            "inf_time": stamp(now()), "fixmedins_code": self.code, "fixmedins_name": "模拟机构",
-            "sign_no": self.sign_no, "input": input
-        }))
-        .expect("serializes")
+    fn envelope(&self, infno: &str, msgid: &str, input: &impl Serialize) -> Vec<u8> {
+        let envelope = Envelope {
+            infno,
+            msgid,
+            mdtrtarea_admvs: "330200",
+            insuplc_admdvs: "",
+            recer_sys_code: "YBXT",
+            dev_no: "",
+            dev_safe_info: "",
+            cainfo: "",
+            signtype: "",
+            infver: "V1.0",
+            opter_type: "1",
+            opter: &self.opter,
+            opter_name: "模拟操作员",
+            inf_time: stamp(now()),
+            fixmedins_code: &self.code,
+            fixmedins_name: "模拟机构",
+            sign_no: &self.sign_no,
+            input,
+        };
+        serde_json::to_vec(&envelope).expect("serializes")
     }
 
     /// Sends one transaction with this msgid; returns the output on success.
-    fn send<T: DeserializeOwned>(&mut self, infno: &'static str, msgid: &str, input: Value) -> Result<T, ()> {
+    fn send<T: DeserializeOwned>(&mut self, infno: &'static str, msgid: &str, input: &impl Serialize) -> Result<T, ()> {
         let body = self.envelope(infno, msgid, input);
         let started = Instant::now();
         let r = self.conn.post_json(PATH, &body);
@@ -244,7 +326,12 @@ impl Client<'_> {
                 Err(())
             }
             Ok((_, bytes)) => match serde_json::from_slice::<Answer<T>>(&bytes) {
-                Ok(Answer { infcode: 0, output: Some(output), .. }) => Ok(output),
+                Ok(Answer { infcode: 0, output: Some(output), .. }) => {
+                    if self.cfg.record_outputs && !self.out.outputs.contains_key(infno) {
+                        self.record(infno, &bytes);
+                    }
+                    Ok(output)
+                }
                 Ok(Answer { infcode: 0, .. }) => {
                     self.out.error(format!("{infno} answer without output"));
                     Err(())
@@ -261,21 +348,31 @@ impl Client<'_> {
         }
     }
 
-    fn call<T: DeserializeOwned>(&mut self, infno: &'static str, input: Value) -> Result<T, ()> {
+    /// Keeps an answer's `output` as JSON text (once per code and client).
+    fn record(&mut self, infno: &'static str, answer: &[u8]) {
+        if let Ok(Value::Object(mut answer)) = serde_json::from_slice::<Value>(answer)
+            && let Some(output) = answer.remove("output")
+        {
+            self.out.outputs.insert(infno, output.to_string());
+        }
+    }
+
+    fn call<T: DeserializeOwned>(&mut self, infno: &'static str, input: &impl Serialize) -> Result<T, ()> {
         let msgid = self.msgid();
         self.send(infno, &msgid, input)
     }
 
     fn sign_in(&mut self) -> Result<(), ()> {
-        let out: SignInOut = self
-            .call("9001", json!({"signIn": {"opter_no": self.opter, "mac": "00-11-22-33-44-55", "ip": "10.0.0.1"}}))?;
+        let input = json!({"signIn": {"opter_no": self.opter, "mac": "00-11-22-33-44-55", "ip": "10.0.0.1"}});
+        let out: SignInOut = self.call("9001", &input)?;
         self.sign_no = out.signinoutb.sign_no.unwrap_or_default();
         Ok(())
     }
 
-    fn lines(&mut self, catalog: &Catalog, n: usize, mdtrt_id: &str, at: DateTime) -> (Vec<Value>, Money) {
+    fn lines(&mut self, catalog: &Catalog, n: usize, mdtrt_id: &str, at: DateTime) -> (Vec<FeeLine>, Money) {
         let mut total = Money::ZERO;
         let mut out = Vec::with_capacity(n);
+        let fee_ocur_time = stamp(at);
         for k in 0..n {
             let item = catalog.draw(&mut self.rng).clone();
             let cnt = 1 + self.rng.below(item.max_cnt);
@@ -285,13 +382,27 @@ impl Client<'_> {
             )
             .expect("amount");
             total += amount;
-            out.push(
-                json!({"feedetl_sn": format!("{}", k + 1), "mdtrt_id": mdtrt_id, "psn_no": "", "chrg_bchno": "B1",
-                "rx_circ_flag": "0", "fee_ocur_time": stamp(at), "med_list_codg": item.code,
-                "medins_list_codg": format!("HIS-{}", item.code), "det_item_fee_sumamt": amount.to_string(),
-                "cnt": cnt.to_string(), "pric": item.pric, "bilg_dept_codg": "01", "bilg_dept_name": "内科",
-                "bilg_dr_codg": "D01", "bilg_dr_name": "模拟医生", "hosp_appr_flag": "0"}),
-            );
+            out.push(FeeLine {
+                feedetl_sn: (k + 1).to_string(),
+                fee_ocur_time: fee_ocur_time.clone(),
+                medins_list_codg: format!("HIS-{}", item.code),
+                med_list_codg: item.code,
+                det_item_fee_sumamt: amount.to_string(),
+                cnt: cnt.to_string(),
+                pric: item.pric,
+                hospital: Some(HospitalLine {
+                    mdtrt_id: mdtrt_id.to_owned(),
+                    psn_no: String::new(),
+                    med_type: None,
+                    chrg_bchno: "B1",
+                    rx_circ_flag: "0",
+                    bilg_dept_codg: "01",
+                    bilg_dept_name: "内科",
+                    bilg_dr_codg: "D01",
+                    bilg_dr_name: "模拟医生",
+                    hosp_appr_flag: "0",
+                }),
+            });
         }
         (out, total)
     }
@@ -303,7 +414,7 @@ impl Client<'_> {
         &mut self,
         infno: &'static str,
         cancel: &'static str,
-        input: Value,
+        input: &Value,
         mdtrt_id: &str,
         psn_no: &str,
     ) -> Result<(), ()> {
@@ -313,7 +424,7 @@ impl Client<'_> {
         if timed_out {
             // The HIS did not get (or "lost") the answer: 冲正 by msgid.
             let rev = json!({"data": {"psn_no": psn_no, "omsgid": msgid, "oinfno": infno}});
-            if self.call::<IgnoredAny>("2601", rev).is_ok() {
+            if self.call::<IgnoredAny>("2601", &rev).is_ok() {
                 self.out.acks.reversed.push((mdtrt_id.to_owned(), msgid));
             }
             return Err(());
@@ -324,7 +435,7 @@ impl Client<'_> {
         self.out.settled += 1;
         if self.rng.below(1_000_000) < (self.cfg.cancel_share * 1e6) as u64 {
             let c = json!({"data": {"setl_id": setl_id, "mdtrt_id": mdtrt_id, "psn_no": psn_no}});
-            if self.call::<IgnoredAny>(cancel, c).is_ok() {
+            if self.call::<IgnoredAny>(cancel, &c).is_ok() {
                 self.out.acks.cancelled.push(setl_id);
             }
         }
@@ -335,23 +446,23 @@ impl Client<'_> {
         let t = now();
         self.call::<IgnoredAny>(
             "1101",
-            json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": p.certno, "psn_cert_type": "01"}}),
+            &json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": p.certno, "psn_cert_type": "01"}}),
         )?;
         let reg: InData = self.call(
             "2201",
-            json!({"data": {"psn_no": p.psn_no, "insutype": p.insutype, "begntime": stamp(t), "mdtrt_cert_type": "02",
+            &json!({"data": {"psn_no": p.psn_no, "insutype": p.insutype, "begntime": stamp(t), "mdtrt_cert_type": "02",
             "mdtrt_cert_no": p.certno, "ipt_otp_no": format!("MZ{}", self.seq), "atddr_no": "D01", "dr_name": "模拟医生",
             "dept_code": "01", "dept_name": "内科", "caty": "A03"}}),
         )?;
         let mdtrt_id = reg.data.mdtrt_id.unwrap_or_default();
         let (lines, total) = self.lines(catalog, self.cfg.lines, &mdtrt_id, t);
-        self.call::<IgnoredAny>("2204", json!({"feedetail": lines}))?;
+        self.call::<IgnoredAny>("2204", &Feedetail { feedetail: &lines })?;
         let acct = if p.has_account && self.rng.chance(60) { "1" } else { "0" };
         let data = json!({"data": {"psn_no": p.psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": p.certno,
             "med_type": "11", "medfee_sumamt": total.to_string(), "psn_setlway": "01", "mdtrt_id": mdtrt_id,
             "chrg_bchno": "B1", "insutype": p.insutype, "acct_used_flag": acct}});
-        self.call::<IgnoredAny>("2206", data.clone())?;
-        self.settle("2207", "2208", data, &mdtrt_id, &p.psn_no)?;
+        self.call::<IgnoredAny>("2206", &data)?;
+        self.settle("2207", "2208", &data, &mdtrt_id, &p.psn_no)?;
         self.out.outpatient_settled += 1;
         Ok(())
     }
@@ -361,7 +472,7 @@ impl Client<'_> {
         let begin = DateTime::from_unix_ms(yibao_store::now_ms() - 3 * 86_400_000);
         let adm: InResult = self.call(
             "2401",
-            json!({"mdtrtinfo": {"psn_no": p.psn_no, "insutype": p.insutype, "begntime": stamp(begin),
+            &json!({"mdtrtinfo": {"psn_no": p.psn_no, "insutype": p.insutype, "begntime": stamp(begin),
             "mdtrt_cert_type": "02", "mdtrt_cert_no": p.certno, "med_type": "21", "ipt_no": format!("ZY{}", self.seq),
             "atddr_no": "D01", "chfpdr_name": "模拟医生", "adm_diag_dscr": "肺炎", "adm_dept_codg": "03",
             "adm_dept_name": "呼吸科", "adm_bed": "12", "dscg_maindiag_code": "J18.900", "dscg_maindiag_name": "肺炎"},
@@ -372,23 +483,23 @@ impl Client<'_> {
         let mdtrt_id = adm.result.mdtrt_id.unwrap_or_default();
         let n = 20 + self.rng.below(41) as usize;
         let (mut lines, total) = self.lines(catalog, n, &mdtrt_id, begin);
-        for l in &mut lines {
-            l["psn_no"] = json!(p.psn_no);
-            l["med_type"] = json!("21");
+        for l in lines.iter_mut().filter_map(|l| l.hospital.as_mut()) {
+            l.psn_no.clone_from(&p.psn_no);
+            l.med_type = Some("21");
         }
         let second = lines.split_off(n / 2);
-        self.call::<IgnoredAny>("2301", json!({"feedetail": lines}))?;
-        self.call::<IgnoredAny>("2301", json!({"feedetail": second}))?;
+        self.call::<IgnoredAny>("2301", &Feedetail { feedetail: &lines })?;
+        self.call::<IgnoredAny>("2301", &Feedetail { feedetail: &second })?;
         self.call::<IgnoredAny>(
             "2402",
-            json!({"dscginfo": {"mdtrt_id": mdtrt_id, "psn_no": p.psn_no, "insutype": p.insutype,
+            &json!({"dscginfo": {"mdtrt_id": mdtrt_id, "psn_no": p.psn_no, "insutype": p.insutype,
             "endtime": stamp(end), "dscg_way": "1", "dscg_dept_codg": "03", "dscg_dept_name": "呼吸科"}, "diseinfo": []}),
         )?;
         let settle = json!({"data": {"psn_no": p.psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": p.certno,
             "medfee_sumamt": total.to_string(), "psn_setlway": "01", "mdtrt_id": mdtrt_id, "insutype": p.insutype,
             "acct_used_flag": "0", "mid_setl_flag": "0"}});
-        self.call::<IgnoredAny>("2303", settle.clone())?;
-        self.settle("2304", "2305", settle, &mdtrt_id, &p.psn_no)
+        self.call::<IgnoredAny>("2303", &settle)?;
+        self.settle("2304", "2305", &settle, &mdtrt_id, &p.psn_no)
     }
 
     fn pharmacy(&mut self, p: &SimPerson, catalog: &Catalog) -> Result<(), ()> {
@@ -396,23 +507,19 @@ impl Client<'_> {
         let n = 1 + self.rng.below(4) as usize;
         let drugs =
             Catalog { drugs_a: catalog.drugs_a.clone(), drugs_b: catalog.drugs_b.clone(), ..Default::default() };
-        let (lines, total) = self.lines(&drugs, n, "", t);
-        let lines: Vec<Value> = lines
-            .into_iter()
-            .map(|l| {
-                json!({"feedetl_sn": l["feedetl_sn"], "fee_ocur_time": l["fee_ocur_time"], "med_list_codg": l["med_list_codg"],
-                   "medins_list_codg": l["medins_list_codg"], "det_item_fee_sumamt": l["det_item_fee_sumamt"],
-                   "cnt": l["cnt"], "pric": l["pric"]})
-            })
-            .collect();
+        let (mut lines, total) = self.lines(&drugs, n, "", t);
+        // A pharmacy sends only the drug fields of a line.
+        for l in &mut lines {
+            l.hospital = None;
+        }
         let acct = if p.has_account { "1" } else { "0" };
         let data = json!({"psn_no": p.psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": p.certno, "insutype": p.insutype,
             "medfee_sumamt": total.to_string(), "psn_setlway": "01", "acct_used_flag": acct});
-        let pre: InSetlinfo = self.call("2101", json!({"data": data, "feedetail": lines}))?;
+        let pre: InSetlinfo = self.call("2101", &json!({"data": data, "feedetail": lines}))?;
         let mdtrt_id = pre.setlinfo.mdtrt_id.unwrap_or_default();
         let mut settle = data;
         settle["mdtrt_id"] = json!(mdtrt_id);
-        self.settle("2102", "2103", json!({"data": settle}), &mdtrt_id, &p.psn_no)
+        self.settle("2102", "2103", &json!({"data": settle}), &mdtrt_id, &p.psn_no)
     }
 }
 

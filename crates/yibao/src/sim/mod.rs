@@ -16,6 +16,20 @@ use yibao_store::{Db, Tx};
 
 use crate::config::{DbArgs, FileConfig};
 
+/// Outputs of a real run (`sim load --record-outputs`), one per transaction
+/// code, answered by `sim echo`.
+const ECHO_OUTPUTS: &str = include_str!("echo_outputs.json");
+
+/// Parses an outputs file: a JSON object from transaction code to output.
+fn echo_outputs(text: &str) -> Result<yibao_http::fsi::echo::Outputs, String> {
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(text).map_err(|e| format!("outputs: not a JSON object of outputs by code: {e}"))?;
+    if map.is_empty() {
+        return Err("outputs: no transaction code".into());
+    }
+    Ok(map.into_iter().map(|(code, output)| (code, output.to_string())).collect())
+}
+
 /// Persons the load generator reads from the database at most.
 const LOAD_PERSONS_MAX: i64 = 200_000;
 const DURATION_SECS_MAX: u64 = 3_600;
@@ -84,8 +98,32 @@ pub enum SimCommand {
         /// A label for the results.
         #[arg(long, default_value = "")]
         label: String,
+        /// The server is `yibao sim echo`, which stores nothing: the run
+        /// measures the floor (HTTP, the envelope, this load generator) and
+        /// is not verified; its results say so.
+        #[arg(long)]
+        echo: bool,
+        /// Write the first successful output of each transaction code to
+        /// this file, as `yibao sim echo --outputs` reads it.
+        #[arg(long)]
+        record_outputs: Option<PathBuf>,
         #[command(flatten)]
         db: DbArgs,
+    },
+    /// Serve the national interface without the platform: every message is
+    /// parsed as `yibao serve` parses it and answered with a recorded output
+    /// of its transaction code; nothing is stored. `yibao sim load --echo`
+    /// against it measures the floor under any settlement rate.
+    #[command(after_help = "Example:\n  yibao sim echo --listen 127.0.0.1:18190 &\n  \
+                            yibao sim load --url http://127.0.0.1:18190 --data-dir /tmp/sim --echo --clients 64")]
+    Echo {
+        #[arg(long, default_value = "127.0.0.1:18190")]
+        listen: String,
+        /// Outputs by transaction code (JSON object), as `sim load
+        /// --record-outputs` writes them; the ones recorded in the repository
+        /// (`crates/yibao/src/sim/echo_outputs.json`) when absent.
+        #[arg(long)]
+        outputs: Option<PathBuf>,
     },
     /// Verify a database: ledger, accumulators, accounts, reversals (and the
     /// acknowledgements of a run with --acks). Exits 1 if any check fails.
@@ -364,6 +402,8 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
             server_pid,
             out,
             label,
+            echo,
+            record_outputs,
             db,
         } => {
             let addr =
@@ -418,6 +458,7 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
                 lines,
                 seed,
                 timeout: Duration::from_secs(10),
+                record_outputs: record_outputs.is_some(),
             };
             eprintln!(
                 "load: {clients} clients, {duration} s, {}, {} persons, {} institutions …",
@@ -444,7 +485,13 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
             let mut visits: HashMap<&'static str, u64> = HashMap::new();
             let mut acks = Acks::default();
             let (mut outpatient, mut settled, mut lag) = (0u64, 0u64, 0u64);
+            let mut outputs: std::collections::BTreeMap<&'static str, serde_json::Value> = Default::default();
             for r in results {
+                for (k, v) in r.outputs {
+                    if let Ok(v) = serde_json::from_str(&v) {
+                        outputs.entry(k).or_insert(v);
+                    }
+                }
                 for (k, v) in r.latencies_us {
                     samples.entry(k).or_default().extend(v);
                 }
@@ -477,9 +524,18 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
             let rss = status_kib(status, "VmHWM");
             let rss_anon = status_kib(status, "RssAnon");
             let rss_file = status_kib(status, "RssFile");
-            eprintln!("verification …");
+            if let Some(path) = &record_outputs {
+                let text = serde_json::to_string_pretty(&outputs).map_err(|e| e.to_string())?;
+                std::fs::write(path, text + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                eprintln!("outputs of {} transaction codes written to {}", outputs.len(), path.display());
+            }
             let verify_started = Instant::now();
-            let report = verify(&database, acks.clone()).await?;
+            let report = if echo {
+                None // nothing was stored: there is nothing to verify
+            } else {
+                eprintln!("verification …");
+                Some(verify(&database, acks.clone()).await?)
+            };
             let verify_secs = verify_started.elapsed().as_secs_f64();
             let outpatient_per_s = outpatient as f64 / secs;
             let serial_baseline = baseline.as_ref().and_then(|b| b["serial_commits_per_s"].as_f64());
@@ -517,7 +573,11 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
                     "load_generator_s": self_cpu_s,
                     "load_generator_cores": self_cpu_s.map(|c| c / secs),
                 },
-                "verification": {"seconds": verify_secs, "report": report},
+                "server": if echo { "yibao sim echo: parses and answers, stores nothing (the floor)" } else { "yibao serve" },
+                "verification": match &report {
+                    None => json!("not run: the echo server stores nothing"),
+                    Some(report) => json!({"seconds": verify_secs, "report": report}),
+                },
                 "acks": {"settled": acks.settled.len(), "cancelled": acks.cancelled.len(), "reversed": acks.reversed.len()},
             });
             println!("{}", serde_json::to_string_pretty(&result).map_err(|e| e.to_string())?);
@@ -530,12 +590,36 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
                 std::fs::write(&path, serde_json::to_string_pretty(&result).map_err(|e| e.to_string())?)
                     .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             }
+            let Some(report) = report else {
+                eprintln!("回声服务器：未存储，不校验 (echo server: nothing stored, nothing verified)");
+                return Ok(());
+            };
             verify_output(&report);
             if report.ok {
                 Ok(())
             } else {
                 Err("校验失败：本次运行无效 (verification failed: the run is invalid)".into())
             }
+        }
+        SimCommand::Echo { listen, outputs } => {
+            let text = match outputs {
+                Some(path) => {
+                    std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
+                }
+                None => ECHO_OUTPUTS.to_owned(),
+            };
+            let outputs = echo_outputs(&text)?;
+            let listener =
+                tokio::net::TcpListener::bind(&listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+            let addr = listener.local_addr().map_err(|e| e.to_string())?;
+            println!(
+                "yibao sim echo listening on http://{addr} ({} transaction codes; nothing is stored)",
+                outputs.len()
+            );
+            let shutdown = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            yibao_http::fsi::echo::serve(outputs, listener, shutdown).await.map_err(|e| e.to_string())
         }
     }
 }
