@@ -439,6 +439,11 @@ pub struct Acks {
     pub cancelled: Vec<String>,
     /// (mdtrt_id, msgid) of every settlement message reversed by a successful 2601.
     pub reversed: Vec<(String, String)>,
+    /// setl_id of every acknowledged settlement whose cancellation was sent
+    /// but never answered (the server died or timed out): it may or may not
+    /// have taken effect, and either is correct.
+    #[serde(default)]
+    pub cancel_unanswered: Vec<String>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -491,7 +496,8 @@ pub fn verify_in(tx: &mut dyn Tx, acks: &Acks) -> AppResult<VerifyReport> {
         e.0 += 1;
         e.1 = s.reversed_by.as_deref();
     }
-    let cancelled: std::collections::HashSet<&str> = acks.cancelled.iter().map(String::as_str).collect();
+    let cancelled: std::collections::HashSet<&str> =
+        acks.cancelled.iter().chain(&acks.cancel_unanswered).map(String::as_str).collect();
     let reversed_msgids: std::collections::HashSet<&str> = acks.reversed.iter().map(|(_, m)| m.as_str()).collect();
     let by_id: HashMap<&str, &str> = stored.iter().map(|s| (s.setl_id.as_str(), s.msgid.as_str())).collect();
     let mut missing = Vec::new();

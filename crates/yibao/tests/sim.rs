@@ -121,6 +121,21 @@ fn populate_load_verify_and_corruption_is_caught() {
     let ok = yibao(&["sim", "verify", "--acks", acks.to_str().unwrap()], &dir);
     assert!(ok.status.success(), "{}", text(&ok));
 
+    // A settlement reversed without an acknowledged cancellation fails…
+    let mut edited: serde_json::Value = serde_json::from_slice(&std::fs::read(&acks).unwrap()).unwrap();
+    let cancelled = edited["cancelled"].as_array_mut().unwrap().pop().unwrap();
+    let forgotten = dir.join("forgotten.acks.json");
+    std::fs::write(&forgotten, edited.to_string()).unwrap();
+    let t = text(&yibao(&["sim", "verify", "--acks", forgotten.to_str().unwrap()], &dir));
+    assert!(t.contains("✗ acknowledged settlements not reversed unless cancelled"), "{t}");
+    // …unless its cancellation was sent and never answered (the server died
+    // first): then either outcome is correct.
+    edited["cancel_unanswered"] = serde_json::json!([cancelled]);
+    let unanswered = dir.join("unanswered.acks.json");
+    std::fs::write(&unanswered, edited.to_string()).unwrap();
+    let ok = yibao(&["sim", "verify", "--acks", unanswered.to_str().unwrap()], &dir);
+    assert!(ok.status.success(), "{}", text(&ok));
+
     // Corrupt an account balance: verification must fail and say why.
     let db =
         yibao_store::Db::open(&yibao_store::DbConfig::sqlite(dir.join("yibao.db"), yibao_store::Synchronous::Full))

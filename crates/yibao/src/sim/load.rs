@@ -109,6 +109,17 @@ pub struct LoadConfig {
     pub record_outputs: bool,
 }
 
+/// Why a message did not succeed, as far as the HIS can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Failure {
+    /// The server answered with an error: by the interface's contract it
+    /// changed nothing.
+    Refused,
+    /// No answer it could read (connection lost, timeout, HTTP error): the
+    /// message may or may not have taken effect.
+    Unanswered,
+}
+
 /// What one client saw.
 #[derive(Default)]
 pub struct ClientResult {
@@ -303,7 +314,12 @@ impl Client<'_> {
     }
 
     /// Sends one transaction with this msgid; returns the output on success.
-    fn send<T: DeserializeOwned>(&mut self, infno: &'static str, msgid: &str, input: &impl Serialize) -> Result<T, ()> {
+    fn send<T: DeserializeOwned>(
+        &mut self,
+        infno: &'static str,
+        msgid: &str,
+        input: &impl Serialize,
+    ) -> Result<T, Failure> {
         let body = self.envelope(infno, msgid, input);
         let started = Instant::now();
         let r = self.conn.post_json(PATH, &body);
@@ -315,15 +331,15 @@ impl Client<'_> {
         match r {
             Err(HttpError::Io(m)) => {
                 self.out.error(format!("{infno} io: {m}"));
-                Err(())
+                Err(Failure::Unanswered)
             }
             Err(HttpError::Protocol(m)) => {
                 self.out.error(format!("{infno} protocol: {m}"));
-                Err(())
+                Err(Failure::Unanswered)
             }
             Ok((status, _)) if status != 200 => {
                 self.out.error(format!("{infno} http {status}"));
-                Err(())
+                Err(Failure::Unanswered)
             }
             Ok((_, bytes)) => match serde_json::from_slice::<Answer<T>>(&bytes) {
                 Ok(Answer { infcode: 0, output: Some(output), .. }) => {
@@ -334,15 +350,15 @@ impl Client<'_> {
                 }
                 Ok(Answer { infcode: 0, .. }) => {
                     self.out.error(format!("{infno} answer without output"));
-                    Err(())
+                    Err(Failure::Unanswered)
                 }
                 Ok(a) => {
                     self.out.error(format!("{infno} {}", kind_of(a.err_msg.as_deref().unwrap_or("?"))));
-                    Err(())
+                    Err(Failure::Refused)
                 }
                 Err(e) => {
                     self.out.error(format!("{infno} answer not understood: {}", kind_of(&e.to_string())));
-                    Err(())
+                    Err(Failure::Unanswered)
                 }
             },
         }
@@ -357,12 +373,12 @@ impl Client<'_> {
         }
     }
 
-    fn call<T: DeserializeOwned>(&mut self, infno: &'static str, input: &impl Serialize) -> Result<T, ()> {
+    fn call<T: DeserializeOwned>(&mut self, infno: &'static str, input: &impl Serialize) -> Result<T, Failure> {
         let msgid = self.msgid();
         self.send(infno, &msgid, input)
     }
 
-    fn sign_in(&mut self) -> Result<(), ()> {
+    fn sign_in(&mut self) -> Result<(), Failure> {
         let input = json!({"signIn": {"opter_no": self.opter, "mac": "00-11-22-33-44-55", "ip": "10.0.0.1"}});
         let out: SignInOut = self.call("9001", &input)?;
         self.sign_no = out.signinoutb.sign_no.unwrap_or_default();
@@ -417,7 +433,7 @@ impl Client<'_> {
         input: &Value,
         mdtrt_id: &str,
         psn_no: &str,
-    ) -> Result<(), ()> {
+    ) -> Result<(), Failure> {
         let msgid = self.msgid();
         let r = self.send::<InSetlinfo>(infno, &msgid, input);
         let timed_out = r.is_err() || self.rng.below(1_000_000) < (self.cfg.reversal_share * 1e6) as u64;
@@ -427,7 +443,7 @@ impl Client<'_> {
             if self.call::<IgnoredAny>("2601", &rev).is_ok() {
                 self.out.acks.reversed.push((mdtrt_id.to_owned(), msgid));
             }
-            return Err(());
+            return Err(r.err().unwrap_or(Failure::Unanswered));
         }
         let out = r?;
         let setl_id = out.setlinfo.setl_id.unwrap_or_default();
@@ -435,14 +451,18 @@ impl Client<'_> {
         self.out.settled += 1;
         if self.rng.below(1_000_000) < (self.cfg.cancel_share * 1e6) as u64 {
             let c = json!({"data": {"setl_id": setl_id, "mdtrt_id": mdtrt_id, "psn_no": psn_no}});
-            if self.call::<IgnoredAny>(cancel, &c).is_ok() {
-                self.out.acks.cancelled.push(setl_id);
+            match self.call::<IgnoredAny>(cancel, &c) {
+                Ok(_) => self.out.acks.cancelled.push(setl_id),
+                // The server may have cancelled it and died (or timed out)
+                // before answering: either state is right.
+                Err(Failure::Unanswered) => self.out.acks.cancel_unanswered.push(setl_id),
+                Err(Failure::Refused) => {}
             }
         }
         Ok(())
     }
 
-    fn outpatient(&mut self, p: &SimPerson, catalog: &Catalog) -> Result<(), ()> {
+    fn outpatient(&mut self, p: &SimPerson, catalog: &Catalog) -> Result<(), Failure> {
         let t = now();
         self.call::<IgnoredAny>(
             "1101",
@@ -467,7 +487,7 @@ impl Client<'_> {
         Ok(())
     }
 
-    fn inpatient(&mut self, p: &SimPerson, catalog: &Catalog) -> Result<(), ()> {
+    fn inpatient(&mut self, p: &SimPerson, catalog: &Catalog) -> Result<(), Failure> {
         let end = now();
         let begin = DateTime::from_unix_ms(yibao_store::now_ms() - 3 * 86_400_000);
         let adm: InResult = self.call(
@@ -502,7 +522,7 @@ impl Client<'_> {
         self.settle("2304", "2305", &settle, &mdtrt_id, &p.psn_no)
     }
 
-    fn pharmacy(&mut self, p: &SimPerson, catalog: &Catalog) -> Result<(), ()> {
+    fn pharmacy(&mut self, p: &SimPerson, catalog: &Catalog) -> Result<(), Failure> {
         let t = now();
         let n = 1 + self.rng.below(4) as usize;
         let drugs =

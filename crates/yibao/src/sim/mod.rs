@@ -504,6 +504,7 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
                 acks.settled.extend(r.acks.settled);
                 acks.cancelled.extend(r.acks.cancelled);
                 acks.reversed.extend(r.acks.reversed);
+                acks.cancel_unanswered.extend(r.acks.cancel_unanswered);
                 outpatient += r.outpatient_settled;
                 settled += r.settled;
                 lag = lag.max(r.lag_us_max);
@@ -578,7 +579,8 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
                     None => json!("not run: the echo server stores nothing"),
                     Some(report) => json!({"seconds": verify_secs, "report": report}),
                 },
-                "acks": {"settled": acks.settled.len(), "cancelled": acks.cancelled.len(), "reversed": acks.reversed.len()},
+                "acks": {"settled": acks.settled.len(), "cancelled": acks.cancelled.len(), "reversed": acks.reversed.len(),
+                         "cancel_unanswered": acks.cancel_unanswered.len()},
             });
             println!("{}", serde_json::to_string_pretty(&result).map_err(|e| e.to_string())?);
             if let Some(path) = out {
