@@ -446,6 +446,18 @@ pub struct Acks {
     pub cancel_unanswered: Vec<String>,
 }
 
+impl Acks {
+    /// Adds another client's acknowledgements (every field: the pattern
+    /// names them all, so a new one cannot be forgotten here).
+    pub fn merge(&mut self, other: Acks) {
+        let Acks { settled, cancelled, reversed, cancel_unanswered } = other;
+        self.settled.extend(settled);
+        self.cancelled.extend(cancelled);
+        self.reversed.extend(reversed);
+        self.cancel_unanswered.extend(cancel_unanswered);
+    }
+}
+
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Check {
     pub name: &'static str,

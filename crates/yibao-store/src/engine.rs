@@ -815,8 +815,7 @@ fn sync_loop(wal_path: &std::path::Path, rx: Receiver<SyncItem>, seq: &CommitSeq
     let mut batches: Vec<Committed> = Vec::new();
     while let Ok(first) = rx.recv() {
         let mut synced_to = 0;
-        let mut next = Some(first);
-        while let Some(item) = next {
+        for item in std::iter::once(first).chain(rx.try_iter()) {
             match item {
                 SyncItem::Batch { seq: s, jobs, result } => {
                     synced_to = synced_to.max(s);
@@ -824,7 +823,6 @@ fn sync_loop(wal_path: &std::path::Path, rx: Receiver<SyncItem>, seq: &CommitSeq
                 }
                 SyncItem::Read { seq: s, release } => held.push((s, release)),
             }
-            next = rx.try_recv().ok();
         }
         if !batches.is_empty() {
             let started = Instant::now();
@@ -838,20 +836,12 @@ fn sync_loop(wal_path: &std::path::Path, rx: Receiver<SyncItem>, seq: &CommitSeq
             stats.wal_sync_micros_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
             seq.synced.fetch_max(synced_to, Ordering::SeqCst);
             for (jobs, result) in batches.drain(..) {
-                for job in jobs {
-                    job.finish(result.clone());
-                }
+                finish(jobs, &result);
             }
         }
         let synced = seq.synced.load(Ordering::SeqCst);
-        let mut i = 0;
-        while i < held.len() {
-            if held[i].0 <= synced {
-                let (_, release) = held.swap_remove(i);
-                release();
-            } else {
-                i += 1;
-            }
+        for (_, release) in held.extract_if(.., |(s, _)| *s <= synced) {
+            release();
         }
     }
     // The writer and the readers have stopped: nothing more will commit.

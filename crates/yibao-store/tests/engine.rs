@@ -190,11 +190,7 @@ fn migrations_apply_once() {
             .unwrap();
         assert_eq!(n, yibao_store::migrate::MIGRATIONS.len() as i64);
     }
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = path.clone().into_os_string();
-        p.push(suffix);
-        let _ = std::fs::remove_file(p);
-    }
+    remove_sqlite(&path);
     if let Some(url) = testing::postgres_url() {
         let schema = format!("yibao_migrate_{}", std::process::id());
         let admin = |sql: String| {
@@ -340,11 +336,7 @@ fn sqlite_wal_stays_bounded_under_steady_writes() {
     assert!(restarts > 0, "the writer never restarted the WAL");
     assert!(wal_bytes < 12 * 1024 * 1024, "WAL grew to {wal_bytes} bytes with {restarts} restarts");
     drop(db);
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = path.clone().into_os_string();
-        p.push(suffix);
-        let _ = std::fs::remove_file(p);
-    }
+    remove_sqlite(&path);
 }
 
 fn sqlite_full(name: &str) -> (Arc<Db>, std::path::PathBuf) {

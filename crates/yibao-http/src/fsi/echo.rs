@@ -20,8 +20,7 @@ use axum::response::Response;
 use axum::routing::post;
 use yibao_app::AppError;
 
-use super::envelope::{ResponseHead, stamp};
-use super::{NODE_ADMDVS_DEFAULT, failure, parse_request, respond};
+use super::{NODE_ADMDVS_DEFAULT, failure, head, parse_request, refmsgid, respond};
 
 /// Outputs by transaction code (`2207` → the JSON text of an `output`).
 pub type Outputs = HashMap<String, String>;
@@ -59,21 +58,7 @@ async fn echo(
         let e = AppError::invalid("infno", format!("回声服务器没有交易 {infno} 的记录答复"));
         return failure(received_ms, &envelope.mdtrtarea_admvs, &e);
     };
-    let head = ResponseHead {
-        infcode: 0,
-        inf_refmsgid: yibao_app::fsi::new_refmsgid(
-            &envelope.mdtrtarea_admvs,
-            yibao_domain::DateTime::from_unix_ms(received_ms),
-        ),
-        refmsg_time: stamp(received_ms),
-        respond_time: stamp(yibao_store::now_ms()),
-        err_msg: None,
-        warn_msg: None,
-        cainfo: String::new(),
-        signtype: String::new(),
-        enctype: String::new(),
-    };
-    respond(&head, output)
+    respond(&head(0, refmsgid(&envelope.mdtrtarea_admvs, received_ms), received_ms, None), output)
 }
 
 /// Serves the echo router until `shutdown` completes.

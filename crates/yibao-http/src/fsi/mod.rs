@@ -108,19 +108,28 @@ fn respond(head: &envelope::ResponseHead, output_json: &str) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], head.with_output(output_json)).into_response()
 }
 
-fn failure(received_ms: i64, node_admdvs: &str, e: &AppError) -> Response {
-    let head = envelope::ResponseHead {
-        infcode: -1,
-        inf_refmsgid: yibao_app::fsi::new_refmsgid(node_admdvs, yibao_domain::DateTime::from_unix_ms(received_ms)),
+/// An unsealed response head (no cainfo, signtype or enctype), answered now.
+fn head(infcode: i32, inf_refmsgid: String, received_ms: i64, err_msg: Option<String>) -> envelope::ResponseHead {
+    envelope::ResponseHead {
+        infcode,
+        inf_refmsgid,
         refmsg_time: stamp(received_ms),
         respond_time: stamp(yibao_store::now_ms()),
-        err_msg: Some(err_msg(e)),
+        err_msg,
         warn_msg: None,
         cainfo: String::new(),
         signtype: String::new(),
         enctype: String::new(),
-    };
-    respond(&head, "null")
+    }
+}
+
+/// A receiver message id of this node for a message received at `received_ms`.
+fn refmsgid(node_admdvs: &str, received_ms: i64) -> String {
+    yibao_app::fsi::new_refmsgid(node_admdvs, yibao_domain::DateTime::from_unix_ms(received_ms))
+}
+
+fn failure(received_ms: i64, node_admdvs: &str, e: &AppError) -> Response {
+    respond(&head(-1, refmsgid(node_admdvs, received_ms), received_ms, Some(err_msg(e))), "null")
 }
 
 fn success(
@@ -137,17 +146,7 @@ fn success(
             Err(e) => return failure(received_ms, NODE_ADMDVS_DEFAULT, &e),
         },
     };
-    let head = envelope::ResponseHead {
-        infcode: 0,
-        inf_refmsgid,
-        refmsg_time: stamp(received_ms),
-        respond_time: stamp(yibao_store::now_ms()),
-        err_msg: None,
-        warn_msg: None,
-        cainfo,
-        signtype,
-        enctype,
-    };
+    let head = envelope::ResponseHead { cainfo, signtype, enctype, ..head(0, inf_refmsgid, received_ms, None) };
     respond(&head, &output_json)
 }
 

@@ -385,7 +385,9 @@ impl Client<'_> {
         Ok(())
     }
 
-    fn lines(&mut self, catalog: &Catalog, n: usize, mdtrt_id: &str, at: DateTime) -> (Vec<FeeLine>, Money) {
+    /// `n` fee lines dated `at`: a hospital's for visit `mdtrt_id`, or with
+    /// `None` a pharmacy's (the drug fields only).
+    fn lines(&mut self, catalog: &Catalog, n: usize, mdtrt_id: Option<&str>, at: DateTime) -> (Vec<FeeLine>, Money) {
         let mut total = Money::ZERO;
         let mut out = Vec::with_capacity(n);
         let fee_ocur_time = stamp(at);
@@ -406,7 +408,7 @@ impl Client<'_> {
                 det_item_fee_sumamt: amount.to_string(),
                 cnt: cnt.to_string(),
                 pric: item.pric,
-                hospital: Some(HospitalLine {
+                hospital: mdtrt_id.map(|mdtrt_id| HospitalLine {
                     mdtrt_id: mdtrt_id.to_owned(),
                     psn_no: String::new(),
                     med_type: None,
@@ -475,7 +477,7 @@ impl Client<'_> {
             "dept_code": "01", "dept_name": "内科", "caty": "A03"}}),
         )?;
         let mdtrt_id = reg.data.mdtrt_id.unwrap_or_default();
-        let (lines, total) = self.lines(catalog, self.cfg.lines, &mdtrt_id, t);
+        let (lines, total) = self.lines(catalog, self.cfg.lines, Some(&mdtrt_id), t);
         self.call::<IgnoredAny>("2204", &Feedetail { feedetail: &lines })?;
         let acct = if p.has_account && self.rng.chance(60) { "1" } else { "0" };
         let data = json!({"data": {"psn_no": p.psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": p.certno,
@@ -502,7 +504,7 @@ impl Client<'_> {
         )?;
         let mdtrt_id = adm.result.mdtrt_id.unwrap_or_default();
         let n = 20 + self.rng.below(41) as usize;
-        let (mut lines, total) = self.lines(catalog, n, &mdtrt_id, begin);
+        let (mut lines, total) = self.lines(catalog, n, Some(&mdtrt_id), begin);
         for l in lines.iter_mut().filter_map(|l| l.hospital.as_mut()) {
             l.psn_no.clone_from(&p.psn_no);
             l.med_type = Some("21");
@@ -527,11 +529,7 @@ impl Client<'_> {
         let n = 1 + self.rng.below(4) as usize;
         let drugs =
             Catalog { drugs_a: catalog.drugs_a.clone(), drugs_b: catalog.drugs_b.clone(), ..Default::default() };
-        let (mut lines, total) = self.lines(&drugs, n, "", t);
-        // A pharmacy sends only the drug fields of a line.
-        for l in &mut lines {
-            l.hospital = None;
-        }
+        let (lines, total) = self.lines(&drugs, n, None, t);
         let acct = if p.has_account { "1" } else { "0" };
         let data = json!({"psn_no": p.psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": p.certno, "insutype": p.insutype,
             "medfee_sumamt": total.to_string(), "psn_setlway": "01", "acct_used_flag": acct});

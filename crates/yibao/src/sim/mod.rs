@@ -501,10 +501,7 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
                 for (k, v) in r.visits {
                     *visits.entry(k).or_default() += v;
                 }
-                acks.settled.extend(r.acks.settled);
-                acks.cancelled.extend(r.acks.cancelled);
-                acks.reversed.extend(r.acks.reversed);
-                acks.cancel_unanswered.extend(r.acks.cancel_unanswered);
+                acks.merge(r.acks);
                 outpatient += r.outpatient_settled;
                 settled += r.settled;
                 lag = lag.max(r.lag_us_max);
