@@ -2,11 +2,13 @@
 //! module's benefit status (waiting periods, grace, arrears, death) and the
 //! personal account, in the shape settlement needs.
 
+use serde::{Deserialize, Serialize};
 use yibao_domain::codes::{AssistanceCategory, Insutype, PsnInsuStas, PsnType};
 use yibao_domain::division::DivisionCode;
 use yibao_domain::enrollment::Person;
 use yibao_domain::{Date, Money};
 use yibao_store::Tx;
+use yibao_store::enrollment::PersonForVisit;
 
 use crate::error::{AppError, AppResult};
 
@@ -48,6 +50,111 @@ fn view(c: yibao_domain::enrollment::Coverage, account_balance: Option<Money>, p
     })
 }
 
+/// What a visit keeps of the coverage it was opened with (`visit.coverage`),
+/// and the two stamps that tell whether it still holds: the person's
+/// `coverage_seq` (every write to an enrollment, paid period, account
+/// opening or death date adds 1; `yibao_store::enrollment::bump_coverage_seq`)
+/// and the contribution policy in force (policies are immutable, so the id
+/// names the benefit rules). Only a covered coverage is kept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Snapshot {
+    seq: i64,
+    policy: Option<i64>,
+    date: Date,
+    insutype: Insutype,
+    psn_type: PsnType,
+    insu_admdvs: DivisionCode,
+    cvlserv_flag: bool,
+    assistance_category: Option<AssistanceCategory>,
+    has_account: bool,
+    psn_insu_stas: PsnInsuStas,
+    insured_since: Date,
+}
+
+/// The coverage of a person opening a visit on `date` under `insutype`,
+/// with what the visit keeps of it (`None` when not covered: such a visit
+/// is refused).
+pub fn for_new_visit(
+    tx: &mut dyn Tx,
+    p: &PersonForVisit,
+    insutype: Insutype,
+    date: Date,
+) -> AppResult<(Coverage, Option<String>)> {
+    let (c, policy) = read(tx, p, insutype, date)?;
+    let kept = c.covered.then(|| {
+        let snapshot = Snapshot {
+            seq: p.coverage_seq,
+            policy,
+            date,
+            insutype: c.insutype,
+            psn_type: c.psn_type,
+            insu_admdvs: c.insu_admdvs,
+            cvlserv_flag: c.cvlserv_flag,
+            assistance_category: c.assistance_category,
+            has_account: c.has_account,
+            psn_insu_stas: c.psn_insu_stas,
+            insured_since: c.insured_since,
+        };
+        serde_json::to_string(&snapshot).expect("a snapshot serializes")
+    });
+    Ok((c, kept))
+}
+
+/// The coverage of a visit's person for a later message of the visit
+/// (pre-settlement, settlement): what the visit kept when nothing it was
+/// derived from has changed since (one statement: the policy's id), else
+/// read again (four).
+pub fn for_visit(
+    tx: &mut dyn Tx,
+    p: &PersonForVisit,
+    insutype: Insutype,
+    date: Date,
+    kept: Option<&str>,
+) -> AppResult<Coverage> {
+    // A snapshot that does not parse (written by another version) is read again, not an error.
+    if let Some(s) = kept.and_then(|k| serde_json::from_str::<Snapshot>(k).ok())
+        && s.seq == p.coverage_seq
+        && s.date == date
+        && s.insutype == insutype
+        && s.has_account == p.account_balance.is_some()
+        && yibao_store::contribution::policy_id_on(tx, s.insu_admdvs.as_str(), s.insutype, date)? == s.policy
+    {
+        return Ok(Coverage {
+            covered: true,
+            reason: String::new(),
+            insutype: s.insutype,
+            psn_type: s.psn_type,
+            insu_admdvs: s.insu_admdvs,
+            cvlserv_flag: s.cvlserv_flag,
+            assistance_category: s.assistance_category,
+            has_account: s.has_account,
+            account_balance: p.account_balance.unwrap_or(Money::ZERO),
+            psn_insu_stas: s.psn_insu_stas,
+            insured_since: s.insured_since,
+        });
+    }
+    Ok(read(tx, p, insutype, date)?.0)
+}
+
+/// Reads and derives the coverage (enrollments, paid periods, contribution
+/// policy); returns it with the policy's id.
+fn read(tx: &mut dyn Tx, p: &PersonForVisit, insutype: Insutype, date: Date) -> AppResult<(Coverage, Option<i64>)> {
+    let (c, policy) = crate::enrollment::coverage_with_account(tx, &p.person, p.account_balance.is_some(), date)?;
+    let c = view(c, p.account_balance, &p.person.psn_no)?;
+    check_insutype(&c, insutype, date)?;
+    Ok((c, policy))
+}
+
+fn check_insutype(c: &Coverage, insutype: Insutype, date: Date) -> AppResult<()> {
+    if c.insutype != insutype {
+        return Err(AppError::invalid(
+            "insutype",
+            format!("该人员在 {date} 参加的是{}（{}），不是{}", c.insutype.name(), c.insutype.code(), insutype.code()),
+        ));
+    }
+    Ok(())
+}
+
 /// The person's coverage on `date`, which must be under `insutype` (the
 /// insurance the HIS names).
 pub fn coverage(tx: &mut dyn Tx, psn_no: &str, insutype: Insutype, date: Date) -> AppResult<Coverage> {
@@ -59,12 +166,7 @@ pub fn coverage(tx: &mut dyn Tx, psn_no: &str, insutype: Insutype, date: Date) -
 pub fn coverage_of(tx: &mut dyn Tx, person: &Person, insutype: Insutype, date: Date) -> AppResult<Coverage> {
     let (c, balance) = crate::enrollment::coverage_of(tx, person, date)?;
     let c = view(c, balance, &person.psn_no)?;
-    if c.insutype != insutype {
-        return Err(AppError::invalid(
-            "insutype",
-            format!("该人员在 {date} 参加的是{}（{}），不是{}", c.insutype.name(), c.insutype.code(), insutype.code()),
-        ));
-    }
+    check_insutype(&c, insutype, date)?;
     Ok(c)
 }
 

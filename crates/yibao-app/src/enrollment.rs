@@ -48,31 +48,44 @@ pub fn coverage(tx: &mut dyn Tx, psn_no: &str, date: Date) -> AppResult<Coverage
 /// account's balance (None: no account) read in the same transaction: the
 /// settlement path needs both and reads each row once.
 pub fn coverage_of(tx: &mut dyn Tx, person: &Person, date: Date) -> AppResult<(Coverage, Option<Money>)> {
+    let account_balance = yibao_store::account::get(tx, &person.psn_no, false)?.map(|a| a.balance);
+    let (coverage, _) = coverage_with_account(tx, person, account_balance.is_some(), date)?;
+    Ok((coverage, account_balance))
+}
+
+/// [`coverage`] of a person whose account the caller has already read
+/// (`has_account`), with the id of the contribution policy whose benefit
+/// rules decided it (None when the region keeps none).
+pub fn coverage_with_account(
+    tx: &mut dyn Tx,
+    person: &Person,
+    has_account: bool,
+    date: Date,
+) -> AppResult<(Coverage, Option<i64>)> {
     let psn_no = person.psn_no.as_str();
     let details = repo::enrollment_details_of(tx, psn_no)?;
     let enrollments: Vec<Enrollment> = details.iter().map(|d| d.enrollment.clone()).collect();
     let on = rules::enrollment_on(&enrollments, date).cloned();
-    let (paid, exempt, benefit) = match &on {
+    let (paid, exempt, policy) = match &on {
         Some(e) => {
             let detail = details.iter().find(|d| d.enrollment.id == e.id).expect("listed");
             let paid = contributions::paid_of_enrollment(tx, e.id)?;
             let policy = contributions::policy_on(tx, e.insu_admdvs.as_str(), e.insutype, date)?;
-            (paid, detail.waiting_exempt, policy.map(|p| p.policy.benefit))
+            (paid, detail.waiting_exempt, policy)
         }
         None => (Vec::new(), false, None),
     };
-    let account_balance = yibao_store::account::get(tx, psn_no, false)?.map(|a| a.balance);
     let coverage = rules::coverage(&CoverageInput {
         psn_no,
         death_date: person.death_date,
         enrollments: &enrollments,
         paid: &paid,
         waiting_exempt: exempt,
-        rules: benefit.as_ref(),
-        has_account: account_balance.is_some(),
+        rules: policy.as_ref().map(|p| &p.policy.benefit),
+        has_account,
         date,
     });
-    Ok((coverage, account_balance))
+    Ok((coverage, policy.map(|p| p.id)))
 }
 
 /// Coverage over the API (经办, 审核: "can this person settle on that day?").

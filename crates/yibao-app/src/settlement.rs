@@ -748,10 +748,11 @@ fn prepare(
     if input.psn_setlway == Some(PsnSetlway::FixedQuota) {
         return Err(AppError::invalid("psn_setlway", "本统筹区未开展按定额结算，请使用按项目结算（01）"));
     }
-    let person =
+    let found =
         verify_person(tx, &ctx.evoucher, ctx.now_ms, &visit.psn_no, input.mdtrt_cert_type, &input.mdtrt_cert_no, "")?;
     let visit_date = visit.begntime.date();
-    let cov = crate::coverage::coverage_of(tx, &person, visit.insutype, visit_date)?;
+    let cov = crate::coverage::for_visit(tx, &found, visit.insutype, visit_date, visit.coverage.as_deref())?;
+    let person = found.person;
     if !cov.covered {
         return Err(AppError::invalid("psn_no", format!("该人员在 {visit_date} 不能享受医保待遇：{}", cov.reason)));
     }
@@ -1033,9 +1034,10 @@ pub fn cancel_settlement(
     visit.settled_setl_id = None;
     visit.facts.settled = false;
     yibao_store::visit::update(tx, &visit, ctx.now_ms)?;
-    let person = yibao_store::enrollment::person(tx, &visit.psn_no)?
+    let found = yibao_store::enrollment::person_for_visit(tx, &visit.psn_no)?
         .ok_or_else(|| AppError::Internal("person of a visit vanished".into()))?;
-    let cov = crate::coverage::coverage_of(tx, &person, visit.insutype, visit.begntime.date())?;
+    let cov = crate::coverage::for_visit(tx, &found, visit.insutype, visit.begntime.date(), visit.coverage.as_deref())?;
+    let person = found.person;
     let mut info = setlinfo_json(
         &person,
         &cov,

@@ -13,6 +13,7 @@ use yibao_domain::settlement::{FeeLine, LineResult, classify_line};
 use yibao_domain::visit::{self as rules, VisitAction, VisitFacts, VisitKind};
 use yibao_domain::{DateTime, FieldError, Money, Quantity, Ratio, ResidentId, UnitPrice};
 use yibao_store::Tx;
+use yibao_store::enrollment::PersonForVisit;
 use yibao_store::visit::{self as repo, FeeLineRow, VisitRow};
 
 use crate::catalog::CatalogView;
@@ -98,9 +99,10 @@ pub fn verify_person(
     cert_type: MdtrtCertType,
     cert_no: &str,
     field_prefix: &str,
-) -> AppResult<yibao_domain::enrollment::Person> {
-    let person = yibao_store::enrollment::person(tx, psn_no)?
+) -> AppResult<PersonForVisit> {
+    let found = yibao_store::enrollment::person_for_visit(tx, psn_no)?
         .ok_or_else(|| AppError::invalid(format!("{field_prefix}psn_no"), format!("人员编号“{psn_no}”不存在")))?;
+    let person = &found.person;
     let cert_field = format!("{field_prefix}mdtrt_cert_no");
     match cert_type {
         MdtrtCertType::IdCard | MdtrtCertType::SocialSecurityCard => {
@@ -119,7 +121,7 @@ pub fn verify_person(
             }
         }
     }
-    Ok(person)
+    Ok(found)
 }
 
 /// Whether two region codes are the same pooling region (one's scope
@@ -130,15 +132,16 @@ pub fn same_pooling_region(a: &str, b: &str) -> bool {
     !sa.is_empty() && !sb.is_empty() && (b.starts_with(&sa) || a.starts_with(&sb))
 }
 
-/// Checks the person is covered on the day, and the envelope's 参保地 agrees.
+/// Checks the person is covered on the day, and the envelope's 参保地 agrees;
+/// returns the coverage with what the visit keeps of it.
 fn covered(
     tx: &mut dyn Tx,
     ctx: &FsiCtx,
-    person: &yibao_domain::enrollment::Person,
+    person: &PersonForVisit,
     insutype: Insutype,
     date: yibao_domain::Date,
-) -> AppResult<Coverage> {
-    let c = coverage::coverage_of(tx, person, insutype, date)?;
+) -> AppResult<(Coverage, Option<String>)> {
+    let (c, kept) = coverage::for_new_visit(tx, person, insutype, date)?;
     if !c.covered {
         return Err(AppError::invalid("psn_no", format!("该人员在 {date} 不能享受医保待遇：{}", c.reason)));
     }
@@ -148,7 +151,7 @@ fn covered(
             format!("参保地医保区划 {} 与人员参保地 {} 不符", ctx.insuplc_admdvs, c.insu_admdvs),
         ));
     }
-    Ok(c)
+    Ok((c, kept))
 }
 
 fn check_institution_region(ctx: &FsiCtx) -> AppResult<()> {
@@ -268,7 +271,7 @@ fn open_visit(tx: &mut dyn Tx, ctx: &FsiCtx, v: OpenVisit<'_>) -> AppResult<Visi
     // Only a designated institution with an agreement in force may open visits.
     ctx.institution.check_can_settle(v.begntime.date())?;
     let person = verify_person(tx, &ctx.evoucher, ctx.now_ms, &psn_no, v.cert_type, v.cert_no, v.field_prefix)?;
-    let cov = covered(tx, ctx, &person, v.insutype, v.begntime.date())?;
+    let (cov, kept) = covered(tx, ctx, &person, v.insutype, v.begntime.date())?;
     check_diagnoses(tx, "diseinfo", v.diagnoses)?;
     if v.kind == VisitKind::Inpatient
         && !repo::open_visits(tx, ctx.fixmedins_code(), &psn_no, VisitKind::Inpatient)?.is_empty()
@@ -294,6 +297,7 @@ fn open_visit(tx: &mut dyn Tx, ctx: &FsiCtx, v: OpenVisit<'_>) -> AppResult<Visi
         info: v.info,
         diagnoses: serde_json::to_string(v.diagnoses).expect("diagnoses serialize"),
         discharge_info: None,
+        coverage: kept,
     };
     repo::insert(tx, &visit, ctx.now_ms)?;
     Ok(visit)
@@ -721,7 +725,9 @@ pub fn upload_lines(tx: &mut dyn Tx, ctx: &FsiCtx, lines: &PreparedLines, output
 pub fn add_lines(tx: &mut dyn Tx, ctx: &FsiCtx, mdtrt_id: &str, lines: &PreparedLines) -> AppResult<Effect> {
     let mut visit = load_visit(tx, ctx, mdtrt_id, lines.psn_no.as_deref())?;
     rules::check(visit.kind, &visit.facts, VisitAction::UploadDetails)?;
-    let existing = repo::active_serials(tx, &visit.mdtrt_id)?;
+    // The visit counts its active lines exactly (this function and
+    // `cancel_lines` keep the count): with none, there is nothing to read.
+    let existing = if visit.facts.active_lines == 0 { Vec::new() } else { repo::active_serials(tx, &visit.mdtrt_id)? };
     if visit.facts.active_lines as usize + lines.lines.len() > LINES_PER_VISIT_MAX as usize {
         return Err(AppError::invalid("feedetail", format!("一次就诊的费用明细不能超过{LINES_PER_VISIT_MAX}条")));
     }

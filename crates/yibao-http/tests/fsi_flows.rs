@@ -139,6 +139,38 @@ async fn outpatient_visit(
     (mdtrt_id, settle)
 }
 
+/// Runs one statement naming a person, behind the repositories' back.
+async fn exec_for(app: &App, sql: &'static str, psn_no: &str) {
+    let psn = psn_no.to_owned();
+    app.db
+        .write(move |tx: &mut dyn yibao_store::Tx| tx.execute(sql, yibao_store::params![psn.as_str()]))
+        .await
+        .unwrap();
+}
+
+/// Stores a copy of the contribution policy in force for a person's open
+/// enrollment, beginning on `begin` (a new version of the region's rules).
+async fn new_contribution_policy_version(app: &App, psn_no: &str, begin: &'static str) {
+    let psn = psn_no.to_owned();
+    app.db
+        .write(move |tx: &mut dyn yibao_store::Tx| {
+            let r = tx.query_one(
+                "SELECT insu_admdvs, insutype FROM enrollment WHERE psn_no = $1 AND end_date IS NULL",
+                yibao_store::params![psn.as_str()],
+            )?;
+            let (region, insutype) = (r.text(0)?, yibao_domain::codes::Insutype::parse(&r.text(1)?).unwrap());
+            let begin = yibao_domain::Date::parse(begin).unwrap();
+            let stored =
+                yibao_store::contribution::policy_on(tx, &region, insutype, begin)?.expect("a policy in force");
+            let mut policy = stored.policy;
+            policy.begin_date = begin;
+            let id = yibao_store::ids::next_id();
+            yibao_store::contribution::insert_policy(tx, id, &policy, "test", "test", yibao_store::now_ms())
+        })
+        .await
+        .unwrap();
+}
+
 backend_tests! {
     async fn outpatient_flow_with_idempotency_cancel_and_reversal(app: App) {
         let s = TestServer::start(app.clone()).await;
@@ -352,6 +384,63 @@ backend_tests! {
         let acc = accumulators(&app, &psn_no).await;
         assert_eq!(acc["admissions"], 0);
         assert_eq!(acc["deductible_paid_total"].to_string(), "0.00");
+    }
+
+    async fn a_visit_reuses_its_coverage_until_an_input_changes(app: App) {
+        let s = TestServer::start(app.clone()).await;
+        let (psn_no, certno) = person(&app, "390", "1501").await;
+        let mut his = His::new(&s, "H33020300001");
+        his.sign_in().await;
+        let psn_type = |out: &Value| out["setlinfo"]["psn_type"].as_str().unwrap().to_owned();
+
+        let (_, settle) = outpatient_visit(&his, &psn_no, &certno, "390", "11").await;
+        assert_eq!(psn_type(&his.ok("2206", settle.clone()).await), "1501");
+        // A change no repository counted (written behind their back) is not
+        // seen: the visit answers from the coverage it was opened with.
+        exec_for(&app, "UPDATE enrollment SET psn_type = '1560' WHERE psn_no = $1", &psn_no).await;
+        assert_eq!(psn_type(&his.ok("2206", settle.clone()).await), "1501", "the kept coverage");
+        // A new version of the region's contribution rules in force on the
+        // visit's day: the coverage is read again.
+        new_contribution_policy_version(&app, &psn_no, "2026-11-22").await;
+        assert_eq!(psn_type(&his.ok("2206", settle.clone()).await), "1560", "after a new contribution policy");
+
+        // A second visit keeps the coverage as it now is, until the person's
+        // change counter moves (every repository write of a coverage input
+        // moves it; tests/coverage_seq.rs in yibao-store checks each).
+        let (_, settle) = outpatient_visit(&his, &psn_no, &certno, "390", "11").await;
+        exec_for(&app, "UPDATE enrollment SET psn_type = '1501' WHERE psn_no = $1", &psn_no).await;
+        assert_eq!(psn_type(&his.ok("2206", settle.clone()).await), "1560", "the second visit's kept coverage");
+        let psn = psn_no.clone();
+        app.db
+            .write(move |tx: &mut dyn yibao_store::Tx| yibao_store::enrollment::bump_coverage_seq(tx, &[psn.as_str()]))
+            .await
+            .unwrap();
+        assert_eq!(psn_type(&his.ok("2206", settle.clone()).await), "1501", "after the counter moved");
+
+        // A third visit, with a fresh kept coverage; then the enrollment is
+        // stopped (by a clerk, through the API) from the day before the
+        // visit: neither a pre-settlement nor a settlement goes through.
+        let (_, settle) = outpatient_visit(&his, &psn_no, &certno, "390", "11").await;
+        assert_eq!(psn_type(&his.ok("2206", settle.clone()).await), "1501");
+        let clerk = s.login("clerk").await;
+        let p = s.get(&format!("/api/v1/persons/{psn_no}"), Some(&clerk)).await.json();
+        let id = p["enrollments"].as_array().unwrap().iter().find(|e| e["end_date"].is_null()).unwrap()["id"].clone();
+        let r = s
+            .post(&format!("/api/v1/enrollments/{id}/stop"), Some(&clerk), &json!({"reason": "other", "end_date": "2026-11-21"}))
+            .await;
+        assert_eq!(r.status, hyper::StatusCode::OK, "{}", r.text());
+        for infno in ["2206", "2207"] {
+            let e = his.err(infno, settle.clone()).await;
+            assert!(e.contains("不能享受医保待遇"), "{infno}: {e}");
+        }
+        let settled = app
+            .db
+            .read(move |tx: &mut dyn yibao_store::Tx| {
+                tx.query_one("SELECT COUNT(*) FROM settlement WHERE psn_no = $1", yibao_store::params![psn_no])?.i64(0)
+            })
+            .await
+            .unwrap();
+        assert_eq!(settled, 0);
     }
 
     async fn pharmacy_purchase(app: App) {

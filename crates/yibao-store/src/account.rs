@@ -43,11 +43,15 @@ pub fn get(tx: &mut dyn Tx, psn_no: &str, lock: bool) -> DbResult<Option<Account
 
 /// Opens an account with a zero balance if there is none.
 pub fn open(tx: &mut dyn Tx, psn_no: &str, region: DivisionCode, now_ms: i64) -> DbResult<()> {
-    tx.execute(
+    let opened = tx.execute(
         "INSERT INTO account (psn_no, insu_admdvs, balance_fen, seq, updated_at_ms) VALUES ($1, $2, 0, 0, $3) \
          ON CONFLICT (psn_no) DO NOTHING",
         params![psn_no, region.as_str(), now_ms],
     )?;
+    if opened > 0 {
+        // Whether there is an account is a coverage input.
+        crate::enrollment::bump_coverage_seq(tx, &[psn_no])?;
+    }
     Ok(())
 }
 

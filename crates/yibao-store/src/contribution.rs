@@ -70,6 +70,18 @@ pub fn policy_on(tx: &mut dyn Tx, region: &str, insutype: Insutype, date: Date) 
     .transpose()
 }
 
+/// The id of the policy [`policy_on`] returns, without reading its document
+/// (policies are never changed once stored, so the id names the rules).
+pub fn policy_id_on(tx: &mut dyn Tx, region: &str, insutype: Insutype, date: Date) -> DbResult<Option<i64>> {
+    tx.query_opt(
+        "SELECT id FROM contribution_policy WHERE region = $1 AND insutype = $2 \
+         AND begin_date <= $3 ORDER BY begin_date DESC LIMIT 1",
+        params![region, insutype.code(), date],
+    )?
+    .map(|r| r.i64(0))
+    .transpose()
+}
+
 pub fn policy_exists(tx: &mut dyn Tx, region: &str, insutype: Insutype, begin: Date) -> DbResult<bool> {
     Ok(tx
         .query_opt(
@@ -324,14 +336,19 @@ pub fn insert_paid(tx: &mut dyn Tx, rows: &[PaidRow], now_ms: i64) -> DbResult<u
             ]
         })
         .collect();
-    insert_many(
+    let inserted = insert_many(
         tx,
         "INSERT INTO paid_period (id, psn_no, enrollment_id, insutype, start_date, end_date, paid_on, source, \
          source_ref, created_at_ms)",
         10,
         &values,
         "ON CONFLICT (enrollment_id, start_date, source) DO NOTHING",
-    )
+    )?;
+    if inserted > 0 {
+        let psn_nos: Vec<&str> = rows.iter().map(|p| p.psn_no.as_str()).collect();
+        crate::enrollment::bump_coverage_seq(tx, &psn_nos)?;
+    }
+    Ok(inserted)
 }
 
 /// Paid periods of one enrollment.

@@ -58,6 +58,55 @@ pub fn person(tx: &mut dyn Tx, psn_no: &str) -> DbResult<Option<Person>> {
         .transpose()
 }
 
+/// A person as a visit's message reads them: with the change counter of
+/// their coverage inputs and their personal account's balance (`None`
+/// without an account), in one statement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PersonForVisit {
+    pub person: Person,
+    /// See [`bump_coverage_seq`].
+    pub coverage_seq: i64,
+    pub account_balance: Option<yibao_domain::Money>,
+}
+
+pub fn person_for_visit(tx: &mut dyn Tx, psn_no: &str) -> DbResult<Option<PersonForVisit>> {
+    let columns = PERSON_COLUMNS.split(", ").map(|c| format!("p.{c}")).collect::<Vec<_>>().join(", ");
+    tx.query_opt(
+        &format!(
+            "SELECT {columns}, p.coverage_seq, a.balance_fen FROM person p \
+             LEFT JOIN account a ON a.psn_no = p.psn_no WHERE p.psn_no = $1"
+        ),
+        params![psn_no],
+    )?
+    .map(|r| Ok(PersonForVisit { person: person_from_row(&r)?, coverage_seq: r.i64(11)?, account_balance: r.get(12)? }))
+    .transpose()
+}
+
+/// Most persons one bump statement names (the placeholders of one statement
+/// stay far below both databases' limits).
+const BUMP_PSN_MAX: usize = 500;
+
+/// Records that the coverage inputs of these persons changed: their
+/// enrollments, paid periods, whether they have a personal account, or
+/// their death date. Every repository function that writes one of these
+/// calls it in the same transaction, so that a visit holding a coverage
+/// read earlier (`visit.coverage`) sees a different counter and reads the
+/// coverage again. Persons not (yet) stored are skipped.
+pub fn bump_coverage_seq(tx: &mut dyn Tx, psn_nos: &[&str]) -> DbResult<()> {
+    let mut distinct: Vec<&str> = psn_nos.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    for chunk in distinct.chunks(BUMP_PSN_MAX) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let params: Vec<Value> = chunk.iter().map(|p| (*p).into()).collect();
+        tx.execute(
+            &format!("UPDATE person SET coverage_seq = coverage_seq + 1 WHERE psn_no IN ({})", placeholders.join(", ")),
+            &params,
+        )?;
+    }
+    Ok(())
+}
+
 pub fn person_by_certno(tx: &mut dyn Tx, certno: &str) -> DbResult<Option<Person>> {
     tx.query_opt(&format!("SELECT {PERSON_COLUMNS} FROM person WHERE certno = $1"), params![certno])?
         .map(|r| person_from_row(&r))
@@ -110,13 +159,16 @@ pub fn insert_enrollments(tx: &mut dyn Tx, enrollments: &[Enrollment], now_ms: i
             ]
         })
         .collect();
-    insert_many(
+    let inserted = insert_many(
         tx,
         &format!("INSERT INTO enrollment ({ENROLLMENT_COLUMNS}, created_at_ms, updated_at_ms)"),
         12,
         &rows,
         "",
-    )
+    )?;
+    let psn_nos: Vec<&str> = enrollments.iter().map(|e| e.psn_no.as_str()).collect();
+    bump_coverage_seq(tx, &psn_nos)?;
+    Ok(inserted)
 }
 
 pub fn enrollments_of(tx: &mut dyn Tx, psn_no: &str) -> DbResult<Vec<Enrollment>> {
@@ -188,7 +240,7 @@ pub fn insert_enrollment_detail(tx: &mut dyn Tx, d: &EnrollmentDetail, now_ms: i
             now_ms
         ],
     )?;
-    Ok(())
+    bump_coverage_seq(tx, &[e.psn_no.as_str()])
 }
 
 pub fn enrollment_details_of(tx: &mut dyn Tx, psn_no: &str) -> DbResult<Vec<EnrollmentDetail>> {
@@ -229,10 +281,15 @@ pub fn stop_enrollment(
     reason: yibao_domain::enrollment::StopReason,
     now_ms: i64,
 ) -> DbResult<u64> {
-    tx.execute(
+    let n = tx.execute(
         "UPDATE enrollment SET end_date = $1, status = 'stopped', stop_reason = $2, updated_at_ms = $3 WHERE id = $4",
         params![end_date, reason.as_str(), now_ms, id],
-    )
+    )?;
+    tx.execute(
+        "UPDATE person SET coverage_seq = coverage_seq + 1 WHERE psn_no = (SELECT psn_no FROM enrollment WHERE id = $1)",
+        params![id],
+    )?;
+    Ok(n)
 }
 
 /// Enrollments of `insutype` in `region` open on any day of [first, last],
@@ -263,7 +320,10 @@ pub fn enrollments_in_period(
 }
 
 pub fn set_death_date(tx: &mut dyn Tx, psn_no: &str, date: yibao_domain::Date, now_ms: i64) -> DbResult<u64> {
-    tx.execute("UPDATE person SET death_date = $1, updated_at_ms = $2 WHERE psn_no = $3", params![date, now_ms, psn_no])
+    tx.execute(
+        "UPDATE person SET death_date = $1, coverage_seq = coverage_seq + 1, updated_at_ms = $2 WHERE psn_no = $3",
+        params![date, now_ms, psn_no],
+    )
 }
 
 /// The highest person number with a prefix (a region's 6 digits).

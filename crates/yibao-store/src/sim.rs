@@ -34,6 +34,8 @@ pub fn insert_accounts(tx: &mut dyn Tx, accounts: &[OpenedAccount], first_id: i6
         .map(|a| vec![a.psn_no.as_str().into(), a.region.as_str().into(), a.opening.into(), 1i64.into(), now_ms.into()])
         .collect();
     insert_many(tx, "INSERT INTO account (psn_no, insu_admdvs, balance_fen, seq, updated_at_ms)", 5, &rows, "")?;
+    let psn_nos: Vec<&str> = accounts.iter().map(|a| a.psn_no.as_str()).collect();
+    crate::enrollment::bump_coverage_seq(tx, &psn_nos)?;
     let year = accounts.first().map(|a| a.date.year()).unwrap_or(0);
     let reference = format!("opening:{year}");
     let rows: Vec<Vec<Value>> = accounts

@@ -34,11 +34,14 @@ pub struct VisitRow {
     /// Diagnoses (JSON array).
     pub diagnoses: String,
     pub discharge_info: Option<String>,
+    /// The coverage the visit was opened with, as the application wrote it
+    /// (JSON; see migration 0008). Written once, by `insert`.
+    pub coverage: Option<String>,
 }
 
 const COLUMNS: &str = "mdtrt_id, kind, fixmedins_code, psn_no, insutype, med_type, insu_admdvs, mdtrtarea_admvs, \
     mdtrt_cert_type, ipt_otp_no, begntime, endtime, cancelled, discharged, active_lines, settled_setl_id, info, \
-    diagnoses, discharge_info";
+    diagnoses, discharge_info, coverage";
 
 fn from_row(r: &Row) -> DbResult<VisitRow> {
     Ok(VisitRow {
@@ -64,6 +67,7 @@ fn from_row(r: &Row) -> DbResult<VisitRow> {
         info: r.text(16)?,
         diagnoses: r.text(17)?,
         discharge_info: r.get(18)?,
+        coverage: r.get(19)?,
     })
 }
 
@@ -71,7 +75,7 @@ pub fn insert(tx: &mut dyn Tx, v: &VisitRow, now_ms: i64) -> DbResult<()> {
     tx.execute(
         &format!(
             "INSERT INTO visit ({COLUMNS}, created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-             $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20)"
+             $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21)"
         ),
         &[
             v.mdtrt_id.as_str().into(),
@@ -93,6 +97,7 @@ pub fn insert(tx: &mut dyn Tx, v: &VisitRow, now_ms: i64) -> DbResult<()> {
             v.info.as_str().into(),
             v.diagnoses.as_str().into(),
             v.discharge_info.clone().into(),
+            v.coverage.clone().into(),
             now_ms.into(),
         ],
     )?;
