@@ -170,14 +170,14 @@ pub fn coverage_of(tx: &mut dyn Tx, person: &Person, insutype: Insutype, date: D
     Ok(c)
 }
 
-/// The person's insurance on `date` for 1101's `insuinfo[]` (none when
-/// never enrolled).
-pub fn coverages_of(tx: &mut dyn Tx, person: &Person, date: Date) -> AppResult<Vec<Coverage>> {
-    let (c, balance) = crate::enrollment::coverage_of(tx, person, date)?;
+/// The person's insurance on `date` for 1101's `insuinfo[]` and 5206 (none
+/// when never enrolled).
+pub fn coverages_of(tx: &mut dyn Tx, p: &PersonForVisit, date: Date) -> AppResult<Vec<Coverage>> {
+    let (c, _) = crate::enrollment::coverage_with_account(tx, &p.person, p.account_balance.is_some(), date)?;
     if c.insutype.is_none() {
         return Ok(Vec::new());
     }
-    Ok(vec![view(c, balance, &person.psn_no)?])
+    Ok(vec![view(c, p.account_balance, &p.person.psn_no)?])
 }
 
 fn person(tx: &mut dyn Tx, psn_no: &str) -> AppResult<Person> {

@@ -70,13 +70,23 @@ pub struct PersonForVisit {
 }
 
 pub fn person_for_visit(tx: &mut dyn Tx, psn_no: &str) -> DbResult<Option<PersonForVisit>> {
+    person_for_visit_where(tx, "psn_no", psn_no)
+}
+
+/// [`person_for_visit`] by ID number (1101 with an ID card or a social
+/// security card).
+pub fn person_for_visit_by_certno(tx: &mut dyn Tx, certno: &str) -> DbResult<Option<PersonForVisit>> {
+    person_for_visit_where(tx, "certno", certno)
+}
+
+fn person_for_visit_where(tx: &mut dyn Tx, column: &'static str, key: &str) -> DbResult<Option<PersonForVisit>> {
     let columns = PERSON_COLUMNS.split(", ").map(|c| format!("p.{c}")).collect::<Vec<_>>().join(", ");
     tx.query_opt(
         &format!(
             "SELECT {columns}, p.coverage_seq, a.balance_fen FROM person p \
-             LEFT JOIN account a ON a.psn_no = p.psn_no WHERE p.psn_no = $1"
+             LEFT JOIN account a ON a.psn_no = p.psn_no WHERE p.{column} = $1"
         ),
-        params![psn_no],
+        params![key],
     )?
     .map(|r| Ok(PersonForVisit { person: person_from_row(&r)?, coverage_seq: r.i64(11)?, account_balance: r.get(12)? }))
     .transpose()

@@ -65,7 +65,7 @@ pub fn person_info(tx: &mut dyn Tx, ctx: &FsiCtx, q: &PersonQuery) -> AppResult<
         MdtrtCertType::EVoucher => {
             let psn_no = yibao_app::evoucher::verify_token(&ctx.evoucher, number, ctx.now_ms)
                 .map_err(|r| AppError::invalid("input.data.mdtrt_cert_no", r))?;
-            yibao_store::enrollment::person(tx, &psn_no)?
+            yibao_store::enrollment::person_for_visit(tx, &psn_no)?
         }
         MdtrtCertType::IdCard | MdtrtCertType::SocialSecurityCard => {
             if cert_type == MdtrtCertType::SocialSecurityCard
@@ -76,19 +76,20 @@ pub fn person_info(tx: &mut dyn Tx, ctx: &FsiCtx, q: &PersonQuery) -> AppResult<
             // Shenyang sends "cardno|cardtoken": the number is before the bar.
             let id = ResidentId::parse(number.split('|').next().unwrap_or(""))
                 .map_err(|e| e.named("input.data.mdtrt_cert_no"))?;
-            yibao_store::enrollment::person_by_certno(tx, id.as_str())?
+            yibao_store::enrollment::person_for_visit_by_certno(tx, id.as_str())?
         }
     };
-    let Some(person) = person else {
+    let Some(found) = person else {
         return Err(AppError::invalid("input.data.mdtrt_cert_no", "未查询到该人员的参保信息"));
     };
+    let person = &found.person;
     if let Some(name) = q.psn_name.as_deref().map(str::trim).filter(|n| !n.is_empty())
         && name != person.name
     {
         return Err(AppError::invalid("input.data.psn_name", "人员姓名与证件号码不符"));
     }
     let today = ctx.now.date();
-    let coverages = yibao_app::coverage::coverages_of(tx, &person, today)?;
+    let coverages = yibao_app::coverage::coverages_of(tx, &found, today)?;
     let insuinfo: Vec<Value> = coverages
         .iter()
         .map(|c| {
@@ -394,7 +395,7 @@ pub struct CumQuery {
 /// 5206 人员累计信息查询: the year-to-date accumulators, one row per figure.
 pub fn cumulative(tx: &mut dyn Tx, ctx: &FsiCtx, q: &CumQuery) -> AppResult<Value> {
     let psn_no = fsi_app::parse_id("input.data.psn_no", &q.psn_no, 30)?;
-    let Some(person) = yibao_store::enrollment::person(tx, &psn_no)? else {
+    let Some(person) = yibao_store::enrollment::person_for_visit(tx, &psn_no)? else {
         return Err(AppError::invalid("input.data.psn_no", format!("人员编号“{psn_no}”不存在")));
     };
     let year: i32 = match q.cum_ym.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
