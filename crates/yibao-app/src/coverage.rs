@@ -13,7 +13,7 @@ use yibao_store::enrollment::PersonForVisit;
 use crate::error::{AppError, AppResult};
 
 /// What the settlement path needs to know about a person's insurance on a day.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Coverage {
     pub covered: bool,
     /// Why not covered (Chinese), empty when covered.
@@ -25,7 +25,9 @@ pub struct Coverage {
     pub assistance_category: Option<AssistanceCategory>,
     pub has_account: bool,
     /// The personal account's balance when the coverage was read (zero
-    /// without an account).
+    /// without an account). Not kept by a visit: it is read with the person
+    /// at every message.
+    #[serde(skip)]
     pub account_balance: Money,
     pub psn_insu_stas: PsnInsuStas,
     pub insured_since: Date,
@@ -61,14 +63,7 @@ struct Snapshot {
     seq: i64,
     policy: Option<i64>,
     date: Date,
-    insutype: Insutype,
-    psn_type: PsnType,
-    insu_admdvs: DivisionCode,
-    cvlserv_flag: bool,
-    assistance_category: Option<AssistanceCategory>,
-    has_account: bool,
-    psn_insu_stas: PsnInsuStas,
-    insured_since: Date,
+    coverage: Coverage,
 }
 
 /// The coverage of a person opening a visit on `date` under `insutype`,
@@ -82,19 +77,7 @@ pub fn for_new_visit(
 ) -> AppResult<(Coverage, Option<String>)> {
     let (c, policy) = read(tx, p, insutype, date)?;
     let kept = c.covered.then(|| {
-        let snapshot = Snapshot {
-            seq: p.coverage_seq,
-            policy,
-            date,
-            insutype: c.insutype,
-            psn_type: c.psn_type,
-            insu_admdvs: c.insu_admdvs,
-            cvlserv_flag: c.cvlserv_flag,
-            assistance_category: c.assistance_category,
-            has_account: c.has_account,
-            psn_insu_stas: c.psn_insu_stas,
-            insured_since: c.insured_since,
-        };
+        let snapshot = Snapshot { seq: p.coverage_seq, policy, date, coverage: c.clone() };
         serde_json::to_string(&snapshot).expect("a snapshot serializes")
     });
     Ok((c, kept))
@@ -115,23 +98,11 @@ pub fn for_visit(
     if let Some(s) = kept.and_then(|k| serde_json::from_str::<Snapshot>(k).ok())
         && s.seq == p.coverage_seq
         && s.date == date
-        && s.insutype == insutype
-        && s.has_account == p.account_balance.is_some()
-        && yibao_store::contribution::policy_id_on(tx, s.insu_admdvs.as_str(), s.insutype, date)? == s.policy
+        && s.coverage.insutype == insutype
+        && s.coverage.has_account == p.account_balance.is_some()
+        && yibao_store::contribution::policy_id_on(tx, s.coverage.insu_admdvs.as_str(), insutype, date)? == s.policy
     {
-        return Ok(Coverage {
-            covered: true,
-            reason: String::new(),
-            insutype: s.insutype,
-            psn_type: s.psn_type,
-            insu_admdvs: s.insu_admdvs,
-            cvlserv_flag: s.cvlserv_flag,
-            assistance_category: s.assistance_category,
-            has_account: s.has_account,
-            account_balance: p.account_balance.unwrap_or(Money::ZERO),
-            psn_insu_stas: s.psn_insu_stas,
-            insured_since: s.insured_since,
-        });
+        return Ok(Coverage { account_balance: p.account_balance.unwrap_or(Money::ZERO), ..s.coverage });
     }
     Ok(read(tx, p, insutype, date)?.0)
 }
@@ -156,13 +127,7 @@ fn check_insutype(c: &Coverage, insutype: Insutype, date: Date) -> AppResult<()>
 }
 
 /// The person's coverage on `date`, which must be under `insutype` (the
-/// insurance the HIS names).
-pub fn coverage(tx: &mut dyn Tx, psn_no: &str, insutype: Insutype, date: Date) -> AppResult<Coverage> {
-    let person = person(tx, psn_no)?;
-    coverage_of(tx, &person, insutype, date)
-}
-
-/// [`coverage`] of a person the caller has already read (and checked).
+/// insurance the HIS names), for a person the caller has already read.
 pub fn coverage_of(tx: &mut dyn Tx, person: &Person, insutype: Insutype, date: Date) -> AppResult<Coverage> {
     let (c, balance) = crate::enrollment::coverage_of(tx, person, date)?;
     let c = view(c, balance, &person.psn_no)?;
@@ -178,10 +143,6 @@ pub fn coverages_of(tx: &mut dyn Tx, p: &PersonForVisit, date: Date) -> AppResul
         return Ok(Vec::new());
     }
     Ok(vec![view(c, p.account_balance, &p.person.psn_no)?])
-}
-
-fn person(tx: &mut dyn Tx, psn_no: &str) -> AppResult<Person> {
-    yibao_store::enrollment::person(tx, psn_no)?.ok_or_else(|| AppError::not_found("参保人员", psn_no))
 }
 
 /// Debits the person's account for a settlement; returns the balance after.

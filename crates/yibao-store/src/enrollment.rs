@@ -6,7 +6,7 @@ use yibao_domain::division::DivisionCode;
 use yibao_domain::enrollment::{Certificate, Enrollment, EnrollmentStatus, Person};
 
 use crate::params;
-use crate::sql::{DbError, DbResult, Row, Tx, Value, insert_many};
+use crate::sql::{DbError, DbResult, Row, Tx, Value, insert_many, placeholders};
 
 fn decode<T>(r: Parsed<T>) -> DbResult<T> {
     r.map_err(|e| DbError::decode(format!("{}: {}", e.field, e.reason)))
@@ -80,11 +80,11 @@ pub fn person_for_visit_by_certno(tx: &mut dyn Tx, certno: &str) -> DbResult<Opt
 }
 
 fn person_for_visit_where(tx: &mut dyn Tx, column: &'static str, key: &str) -> DbResult<Option<PersonForVisit>> {
-    let columns = PERSON_COLUMNS.split(", ").map(|c| format!("p.{c}")).collect::<Vec<_>>().join(", ");
     tx.query_opt(
         &format!(
-            "SELECT {columns}, p.coverage_seq, a.balance_fen FROM person p \
-             LEFT JOIN account a ON a.psn_no = p.psn_no WHERE p.{column} = $1"
+            "SELECT {PERSON_COLUMNS}, coverage_seq, \
+             (SELECT balance_fen FROM account WHERE account.psn_no = person.psn_no) \
+             FROM person WHERE {column} = $1"
         ),
         params![key],
     )?
@@ -107,10 +107,12 @@ pub fn bump_coverage_seq(tx: &mut dyn Tx, psn_nos: &[&str]) -> DbResult<()> {
     distinct.sort_unstable();
     distinct.dedup();
     for chunk in distinct.chunks(BUMP_PSN_MAX) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let params: Vec<Value> = chunk.iter().map(|p| (*p).into()).collect();
         tx.execute(
-            &format!("UPDATE person SET coverage_seq = coverage_seq + 1 WHERE psn_no IN ({})", placeholders.join(", ")),
+            &format!(
+                "UPDATE person SET coverage_seq = coverage_seq + 1 WHERE psn_no IN ({})",
+                placeholders(1, chunk.len())
+            ),
             &params,
         )?;
     }
@@ -345,10 +347,9 @@ pub fn max_psn_no(tx: &mut dyn Tx, prefix: &str) -> DbResult<Option<String>> {
 pub fn existing_certnos(tx: &mut dyn Tx, certnos: &[String]) -> DbResult<std::collections::HashSet<String>> {
     let mut found = std::collections::HashSet::new();
     for chunk in certnos.chunks(200) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let params: Vec<Value> = chunk.iter().map(|c| c.as_str().into()).collect();
         for r in
-            tx.query(&format!("SELECT certno FROM person WHERE certno IN ({})", placeholders.join(",")), &params)?
+            tx.query(&format!("SELECT certno FROM person WHERE certno IN ({})", placeholders(1, chunk.len())), &params)?
         {
             found.insert(r.text(0)?);
         }
@@ -506,11 +507,13 @@ pub fn complete_transfer(
 pub fn set_employer(tx: &mut dyn Tx, enrollment_ids: &[i64], emp_no: &str, now_ms: i64) -> DbResult<u64> {
     let mut changed = 0;
     for chunk in enrollment_ids.chunks(200) {
-        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
         let mut p: Vec<Value> = vec![emp_no.into(), now_ms.into()];
         p.extend(chunk.iter().map(|id| Value::from(*id)));
         changed += tx.execute(
-            &format!("UPDATE enrollment SET emp_no = $1, updated_at_ms = $2 WHERE id IN ({})", placeholders.join(",")),
+            &format!(
+                "UPDATE enrollment SET emp_no = $1, updated_at_ms = $2 WHERE id IN ({})",
+                placeholders(3, chunk.len())
+            ),
             &p,
         )?;
     }

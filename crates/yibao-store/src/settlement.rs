@@ -240,9 +240,11 @@ const VALUES_PER_ROW: usize = 43;
 
 pub fn insert(tx: &mut dyn Tx, s: &SettlementRecord, now_ms: i64) -> DbResult<()> {
     let values = values_of(s, now_ms);
-    let placeholders: Vec<String> = (1..=values.len()).map(|i| format!("${i}")).collect();
     tx.execute(
-        &format!("INSERT INTO settlement ({COLUMNS}, created_at_ms) VALUES ({})", placeholders.join(", ")),
+        &format!(
+            "INSERT INTO settlement ({COLUMNS}, created_at_ms) VALUES ({})",
+            crate::sql::placeholders(1, values.len())
+        ),
         &values,
     )?;
     Ok(())

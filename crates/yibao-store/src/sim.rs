@@ -167,10 +167,12 @@ pub struct StoredSettlement {
 pub fn settlements_by_id(tx: &mut dyn Tx, ids: &[String]) -> DbResult<Vec<StoredSettlement>> {
     let mut out = Vec::new();
     for chunk in ids.chunks(500) {
-        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let params: Vec<Value> = chunk.iter().map(|s| s.as_str().into()).collect();
         let rows = tx.query(
-            &format!("SELECT setl_id, reversed_by, msgid FROM settlement WHERE setl_id IN ({})", marks.join(",")),
+            &format!(
+                "SELECT setl_id, reversed_by, msgid FROM settlement WHERE setl_id IN ({})",
+                crate::sql::placeholders(1, chunk.len())
+            ),
             &params,
         )?;
         for r in rows {

@@ -357,6 +357,12 @@ pub trait Tx {
 /// Rows per multi-row INSERT: large enough to amortize a round trip, small
 /// enough to stay far below both backends' parameter limits (SQLite 32766,
 /// PostgreSQL 65535) for tables of up to 100 columns.
+/// `$first, $first+1, …` (`count` of them), for an `IN (…)` list or a row
+/// of values.
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 const BULK_ROWS_PER_STATEMENT: usize = 200;
 
 /// Inserts many rows with multi-row `VALUES` statements:
