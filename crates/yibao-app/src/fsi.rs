@@ -290,7 +290,10 @@ pub fn execute(
     let outcome = business(tx)?;
     let inf_refmsgid = new_refmsgid(&ctx.node_admdvs, ctx.now);
     let output_json = outcome.output.into_json();
-    let logged = repo::insert_message(
+    // A concurrent message with the same msgid may win the race: then this
+    // job fails as retryable (its work must not commit) and the rerun
+    // answers from the log.
+    repo::log_message(
         tx,
         &Message {
             fixmedins_code: ctx.fixmedins_code().to_owned(),
@@ -304,11 +307,6 @@ pub fn execute(
         },
         ctx.now_ms,
     )?;
-    if !logged {
-        // A concurrent message with the same msgid won the race: this job's
-        // work must not commit; the retry will answer from the log.
-        return Err(AppError::Retryable("同一报文ID的请求正在处理".into()));
-    }
     Ok(Answer { output_json, inf_refmsgid, replayed: false })
 }
 

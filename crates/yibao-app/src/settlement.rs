@@ -460,9 +460,7 @@ fn add_to_accumulators(
     now_ms: i64,
 ) -> AppResult<Accumulators> {
     state.apply(delta);
-    if !repo::store_accumulators(tx, key, insu_admdvs, &state, version, now_ms)? {
-        return Err(AppError::Retryable("年度累计被并发修改".into()));
-    }
+    repo::store_accumulators(tx, key, insu_admdvs, &state, version, now_ms)?;
     Ok(state)
 }
 
@@ -477,9 +475,7 @@ pub fn revert_accumulators(
 ) -> AppResult<Accumulators> {
     let (mut state, version) = repo::accumulators_for_update(tx, key)?;
     state.revert(delta).map_err(|e| AppError::Conflict(format!("年度累计无法冲销：{}（{}）", e.reason, e.field)))?;
-    if !repo::store_accumulators(tx, key, insu_admdvs, &state, version, now_ms)? {
-        return Err(AppError::Retryable("年度累计被并发修改".into()));
-    }
+    repo::store_accumulators(tx, key, insu_admdvs, &state, version, now_ms)?;
     Ok(state)
 }
 

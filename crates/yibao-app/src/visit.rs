@@ -752,10 +752,7 @@ pub fn add_lines(tx: &mut dyn Tx, ctx: &FsiCtx, mdtrt_id: &str, lines: &Prepared
         row.psn_no.clone_from(&visit.psn_no);
         stored.push(row);
     }
-    let written = repo::upsert_lines(tx, &stored, ctx.now_ms)?;
-    if written != stored.len() as u64 {
-        return Err(AppError::Retryable("费用明细并发上传".into()));
-    }
+    repo::upsert_lines(tx, &stored, ctx.now_ms)?;
     visit.facts.active_lines += stored.len() as u32;
     repo::update(tx, &visit, ctx.now_ms)?;
     Ok(Effect::LinesUploaded { mdtrt_id: visit.mdtrt_id, serials: stored.into_iter().map(|r| r.feedetl_sn).collect() })

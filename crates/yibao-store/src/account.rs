@@ -9,7 +9,7 @@ use yibao_domain::enrollment::Relation;
 use yibao_domain::{Date, Money, Parsed};
 
 use crate::params;
-use crate::sql::{DbError, DbResult, Row, Tx};
+use crate::sql::{DbError, DbResult, Row, RowsExpected, Tx};
 
 fn decode<T>(r: Parsed<T>) -> DbResult<T> {
     r.map_err(|e| DbError::decode(format!("{}: {}", e.field, e.reason)))
@@ -101,9 +101,10 @@ fn movement_from_row(r: &Row) -> DbResult<Movement> {
 
 /// Appends a movement whose `seq` and `balance_after` the caller computed
 /// from the locked account, and sets the account's balance. The unique
-/// (kind, reference, psn_no) makes a repeated movement fail.
+/// (kind, reference, psn_no) makes a repeated movement fail. Deferred
+/// ([`Tx::execute_deferred`]).
 pub fn append(tx: &mut dyn Tx, m: &Movement, now_ms: i64) -> DbResult<()> {
-    tx.execute(
+    tx.execute_deferred(
         &format!(
             "INSERT INTO account_movement ({MOVEMENT_COLUMNS}, created_at_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
@@ -122,15 +123,13 @@ pub fn append(tx: &mut dyn Tx, m: &Movement, now_ms: i64) -> DbResult<()> {
             m.move_date,
             now_ms
         ],
+        None,
     )?;
-    let changed = tx.execute(
+    tx.execute_deferred(
         "UPDATE account SET balance_fen = $1, seq = $2, updated_at_ms = $3 WHERE psn_no = $4 AND seq = $5",
         params![m.balance_after, m.seq, now_ms, m.psn_no.as_str(), m.seq - 1],
-    )?;
-    if changed != 1 {
-        return Err(DbError::new(crate::DbErrorKind::Retryable, "account changed concurrently"));
-    }
-    Ok(())
+        Some(RowsExpected { rows: 1, kind: crate::DbErrorKind::Retryable, what: "account changed concurrently" }),
+    )
 }
 
 pub fn movements(tx: &mut dyn Tx, psn_no: &str, limit: i64, offset: i64) -> DbResult<(Vec<Movement>, i64)> {

@@ -176,6 +176,27 @@ impl Tx for JobTx<'_> {
         let r = self.inner.execute_batch(sql);
         self.check(r)
     }
+
+    fn execute_deferred(
+        &mut self,
+        sql: &str,
+        params: &[crate::sql::Value],
+        expected: Option<crate::sql::RowsExpected>,
+    ) -> DbResult<()> {
+        if self.failed.is_some() {
+            return self.check(Ok(()));
+        }
+        let r = self.inner.execute_deferred(sql, params, expected);
+        self.check(r)
+    }
+
+    fn flush(&mut self) -> DbResult<()> {
+        if self.failed.is_some() {
+            return self.check(Ok(()));
+        }
+        let r = self.inner.flush();
+        self.check(r)
+    }
 }
 
 struct TypedJob<T, E, F> {
@@ -765,7 +786,7 @@ fn read_transaction<T, E: JobError>(tx: &mut dyn Tx, f: impl FnOnce(&mut dyn Tx)
     tx.execute_batch(begin)?;
     let r = f(tx);
     // Nothing to keep: a read-only transaction ends the same either way.
-    if let Err(e) = tx.execute_batch("ROLLBACK") {
+    if let Err(e) = tx.end_read_transaction() {
         return Err(E::from(e));
     }
     r
@@ -780,23 +801,36 @@ fn reader_loop(mut conn: Box<dyn Tx + Send>, rx: Receiver<ReadJob>, stats: &Engi
     while let Ok(job) = rx.recv() {
         stats.read_jobs.fetch_add(1, Ordering::Relaxed);
         let release = job(&mut *conn);
-        let Some(p) = &pipeline else {
-            release();
-            continue;
-        };
-        // Read after the transaction ended: every commit its snapshot holds
-        // was begun, and counted, before.
-        let seq = p.seq.started.load(Ordering::SeqCst);
-        if seq <= p.seq.synced.load(Ordering::SeqCst) {
-            release();
-            continue;
+        match &pipeline {
+            None => release(),
+            Some(p) => hold_until_synced(p, stats, release),
         }
-        stats.reads_held.fetch_add(1, Ordering::Relaxed);
-        if let Err(crossbeam_channel::SendError(SyncItem::Read { release, .. })) =
-            p.to_sync.send(SyncItem::Read { seq, release })
+        // PostgreSQL: the job's ROLLBACK goes with the next job's first
+        // statement if one is waiting; otherwise now, so that an idle
+        // reader holds no snapshot (which would hold back VACUUM).
+        if rx.is_empty()
+            && let Err(e) = conn.flush()
         {
-            release(); // the engine is stopping
+            tracing::warn!(error = %e, "ending a read transaction failed");
         }
+    }
+}
+
+/// Releases a read's result, or hands it to the sync thread if its snapshot
+/// may hold a commit that is not on disk yet.
+fn hold_until_synced(p: &Pipeline, stats: &EngineStats, release: Release) {
+    // Read after the transaction ended: every commit its snapshot holds
+    // was begun, and counted, before.
+    let seq = p.seq.started.load(Ordering::SeqCst);
+    if seq <= p.seq.synced.load(Ordering::SeqCst) {
+        release();
+        return;
+    }
+    stats.reads_held.fetch_add(1, Ordering::Relaxed);
+    if let Err(crossbeam_channel::SendError(SyncItem::Read { release, .. })) =
+        p.to_sync.send(SyncItem::Read { seq, release })
+    {
+        release(); // the engine is stopping
     }
 }
 
@@ -1004,9 +1038,15 @@ fn run_batch(
                 }
                 let mut job_tx = JobTx { inner: &mut *conn, failed: None };
                 let mut outcome = job.run(&mut job_tx);
+                // The job's deferred writes (PostgreSQL) are sent now, so
+                // that their errors are the job's, not the next job's.
+                let _ = job_tx.flush();
                 if let (Outcome::Ok, Some(e)) = (&outcome, job_tx.failed.take()) {
+                    // A deferred write that found another writer first
+                    // (`RowsExpected` Retryable) reruns the batch, as the
+                    // job itself would have asked.
+                    outcome = if e.is_retryable() { Outcome::Retry } else { Outcome::Failed };
                     job.poison(e);
-                    outcome = Outcome::Failed;
                 }
                 match outcome {
                     Outcome::Ok => {

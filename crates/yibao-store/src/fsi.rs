@@ -2,7 +2,7 @@
 //! files for download.
 
 use crate::params;
-use crate::sql::{DbResult, Tx};
+use crate::sql::{DbErrorKind, DbResult, RowsExpected, Tx, Value};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignIn {
@@ -102,22 +102,36 @@ pub fn message(tx: &mut dyn Tx, fixmedins_code: &str, msgid: &str) -> DbResult<O
 
 /// Records a message; `false` if the msgid was already taken (a concurrent retry).
 pub fn insert_message(tx: &mut dyn Tx, m: &Message, now_ms: i64) -> DbResult<bool> {
-    let n = tx.execute(
-        "INSERT INTO fsi_message (fixmedins_code, msgid, infno, body_sha256, inf_refmsgid, output, effect, reversed_by, \
-         created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (fixmedins_code, msgid) DO NOTHING",
-        params![
-            m.fixmedins_code.as_str(),
-            m.msgid.as_str(),
-            m.infno.as_str(),
-            m.body_sha256.as_str(),
-            m.inf_refmsgid.as_str(),
-            m.output.clone(),
-            m.effect.clone(),
-            m.reversed_by.clone(),
-            now_ms
-        ],
-    )?;
+    let n = tx.execute(INSERT_MESSAGE, &message_values(m, now_ms))?;
     Ok(n == 1)
+}
+
+/// Records an answered message, deferred ([`Tx::execute_deferred`]): the
+/// last write of every state-changing message. If the msgid was taken
+/// meanwhile (a concurrent retry), the job fails as retryable, and its rerun
+/// answers from the log.
+pub fn log_message(tx: &mut dyn Tx, m: &Message, now_ms: i64) -> DbResult<()> {
+    let expected =
+        RowsExpected { rows: 1, kind: DbErrorKind::Retryable, what: "the msgid was logged by a concurrent request" };
+    tx.execute_deferred(INSERT_MESSAGE, &message_values(m, now_ms), Some(expected))
+}
+
+const INSERT_MESSAGE: &str = "INSERT INTO fsi_message (fixmedins_code, msgid, infno, body_sha256, inf_refmsgid, output, \
+     effect, reversed_by, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+     ON CONFLICT (fixmedins_code, msgid) DO NOTHING";
+
+fn message_values(m: &Message, now_ms: i64) -> Vec<Value> {
+    vec![
+        m.fixmedins_code.as_str().into(),
+        m.msgid.as_str().into(),
+        m.infno.as_str().into(),
+        m.body_sha256.as_str().into(),
+        m.inf_refmsgid.as_str().into(),
+        m.output.clone().into(),
+        m.effect.clone().into(),
+        m.reversed_by.clone().into(),
+        now_ms.into(),
+    ]
 }
 
 pub fn mark_message_reversed(tx: &mut dyn Tx, fixmedins_code: &str, msgid: &str, by_msgid: &str) -> DbResult<bool> {

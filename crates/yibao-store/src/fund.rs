@@ -13,7 +13,7 @@ use yibao_domain::fund::{
 use yibao_domain::{Date, Money, Parsed};
 
 use crate::params;
-use crate::sql::{DbError, DbResult, Row, Tx, Value, insert_many};
+use crate::sql::{DbError, DbResult, Row, Tx, Value, insert_many, insert_many_deferred};
 
 fn decode<T>(r: Parsed<T>) -> DbResult<T> {
     r.map_err(|e| DbError::decode(format!("{}: {}", e.field, e.reason)))
@@ -26,16 +26,17 @@ pub fn region_range(prefix: &str) -> (String, String) {
     (prefix.to_owned(), format!("{prefix}~"))
 }
 
-/// Writes an entry and its lines. The entry must already have been checked;
-/// the check is repeated here because the ledger is the last line of
-/// defence: an unbalanced entry is never written.
+/// Writes an entry and its lines, deferred ([`Tx::execute_deferred`]). The
+/// entry must already have been checked; the check is repeated here because
+/// the ledger is the last line of defence: an unbalanced entry is never
+/// written.
 pub fn insert_entry(tx: &mut dyn Tx, id: i64, entry: &Entry, created_by: &str, now_ms: i64) -> DbResult<()> {
     entry
         .check()
         .map_err(|e| DbError::new(crate::DbErrorKind::Constraint, format!("refused unbalanced entry: {e}")))?;
     let (debit, credit) = entry.totals();
     assert_eq!(debit, credit, "checked entries balance");
-    tx.execute(
+    tx.execute_deferred(
         "INSERT INTO fund_entry (id, kind, reference, reverses, entry_date, memo, debit_fen, credit_fen, created_by, \
          created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         params![
@@ -50,6 +51,7 @@ pub fn insert_entry(tx: &mut dyn Tx, id: i64, entry: &Entry, created_by: &str, n
             created_by,
             now_ms
         ],
+        None,
     )?;
     let rows: Vec<Vec<Value>> = entry
         .lines
@@ -69,14 +71,14 @@ pub fn insert_entry(tx: &mut dyn Tx, id: i64, entry: &Entry, created_by: &str, n
             ]
         })
         .collect();
-    insert_many(
+    insert_many_deferred(
         tx,
         "INSERT INTO fund_line (entry_id, line_no, region, fund, account, sub, side, amount_fen, entry_date)",
         9,
         &rows,
         "",
-    )?;
-    Ok(())
+        None,
+    )
 }
 
 /// A stored entry with its lines.

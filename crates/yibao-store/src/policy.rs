@@ -5,7 +5,7 @@ use yibao_domain::settlement::Accumulators;
 use yibao_domain::{Date, Parsed};
 
 use crate::params;
-use crate::sql::{DbError, DbResult, Row, Tx};
+use crate::sql::{DbError, DbErrorKind, DbResult, Row, RowsExpected, Tx};
 
 fn decode<T>(r: Parsed<T>) -> DbResult<T> {
     r.map_err(|e| DbError::decode(format!("{}: {}", e.field, e.reason)))
@@ -163,7 +163,9 @@ fn read_accumulators(tx: &mut dyn Tx, key: &AccumulatorKey, lock: &str) -> DbRes
 }
 
 /// Stores new accumulators if the stored version is still `expected_version`
-/// (optimistic concurrency); `false` when someone else changed them first.
+/// (optimistic concurrency). Deferred ([`Tx::execute_deferred`]): when
+/// someone else changed them first, the job fails as retryable, and its rerun
+/// reads them again.
 pub fn store_accumulators(
     tx: &mut dyn Tx,
     key: &AccumulatorKey,
@@ -171,22 +173,25 @@ pub fn store_accumulators(
     state: &Accumulators,
     expected_version: i64,
     now_ms: i64,
-) -> DbResult<bool> {
+) -> DbResult<()> {
     let AccumulatorKey { psn_no, insutype, year } = key;
     let (psn_no, year) = (psn_no.as_str(), *year);
     let json = serde_json::to_string(state).map_err(|e| DbError::decode(e.to_string()))?;
-    let n = if expected_version == 0 {
-        tx.execute(
+    let expected =
+        RowsExpected { rows: 1, kind: DbErrorKind::Retryable, what: "accumulators changed by a concurrent settlement" };
+    if expected_version == 0 {
+        tx.execute_deferred(
             "INSERT INTO accumulator (psn_no, insutype, year, insu_admdvs, state, version, updated_at_ms) \
              VALUES ($1, $2, $3, $4, $5, 1, $6) ON CONFLICT (psn_no, insutype, year) DO NOTHING",
             params![psn_no, insutype.code(), year, insu_admdvs, json, now_ms],
-        )?
+            Some(expected),
+        )
     } else {
-        tx.execute(
+        tx.execute_deferred(
             "UPDATE accumulator SET state = $1, version = version + 1, insu_admdvs = $2, updated_at_ms = $3 \
              WHERE psn_no = $4 AND insutype = $5 AND year = $6 AND version = $7",
             params![json, insu_admdvs, now_ms, psn_no, insutype.code(), year, expected_version],
-        )?
-    };
-    Ok(n == 1)
+            Some(expected),
+        )
+    }
 }

@@ -238,16 +238,17 @@ fn values_of(s: &SettlementRecord, now_ms: i64) -> Vec<Value> {
 /// Columns of a settlement row, with `created_at_ms`.
 const VALUES_PER_ROW: usize = 43;
 
+/// Deferred ([`Tx::execute_deferred`]).
 pub fn insert(tx: &mut dyn Tx, s: &SettlementRecord, now_ms: i64) -> DbResult<()> {
     let values = values_of(s, now_ms);
-    tx.execute(
+    tx.execute_deferred(
         &format!(
             "INSERT INTO settlement ({COLUMNS}, created_at_ms) VALUES ({})",
             crate::sql::placeholders(1, values.len())
         ),
         &values,
-    )?;
-    Ok(())
+        None,
+    )
 }
 
 /// Inserts many settlement records in multi-row statements (bulk loads of

@@ -332,6 +332,36 @@ pub trait Tx {
     /// Runs several statements without parameters (schema changes).
     fn execute_batch(&mut self, sql: &str) -> DbResult<()>;
 
+    /// Runs a write whose only result the job needs is that it succeeded
+    /// (and, with `expected`, changed that many rows). SQLite runs it at
+    /// once. PostgreSQL keeps it and sends it in one network write with the
+    /// job's next statement, or when the job ends ([`Tx::flush`]): a
+    /// settlement's eight writes cost one round trip instead of eight.
+    ///
+    /// So its error may be reported by a later call of the same job, and a
+    /// job must not act on a write's success before a later statement (or
+    /// the job's end) has confirmed it. Use it for writes that are the
+    /// job's last word on a row: inserts, and updates of rows the job has
+    /// already read and locked.
+    fn execute_deferred(&mut self, sql: &str, params: &[Value], expected: Option<RowsExpected>) -> DbResult<()> {
+        let changed = self.execute(sql, params)?;
+        expected.map_or(Ok(()), |e| e.check(changed))
+    }
+
+    /// Ends a read-only transaction. PostgreSQL keeps the `ROLLBACK` and
+    /// sends it with the connection's next statement; the reader sends it at
+    /// once ([`Tx::flush`]) when no job is waiting, so that no snapshot is
+    /// held while the connection is idle.
+    fn end_read_transaction(&mut self) -> DbResult<()> {
+        self.execute_batch("ROLLBACK")
+    }
+
+    /// Sends what [`Tx::execute_deferred`] kept and returns the first error.
+    /// The engine calls it when a job returns; a job need not.
+    fn flush(&mut self) -> DbResult<()> {
+        Ok(())
+    }
+
     fn query_opt(&mut self, sql: &str, params: &[Value]) -> DbResult<Option<Row>> {
         let mut rows = self.query(sql, params)?;
         if rows.len() > 1 {
@@ -354,47 +384,91 @@ pub trait Tx {
     }
 }
 
-/// Rows per multi-row INSERT: large enough to amortize a round trip, small
-/// enough to stay far below both backends' parameter limits (SQLite 32766,
-/// PostgreSQL 65535) for tables of up to 100 columns.
+/// What a deferred write must change: exactly `rows` rows, or the job fails
+/// with an error of `kind` (`Retryable` when another writer got there first
+/// and a rerun of the job will see why).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowsExpected {
+    pub rows: u64,
+    pub kind: DbErrorKind,
+    /// Says what went wrong, for the error.
+    pub what: &'static str,
+}
+
+impl RowsExpected {
+    pub fn check(&self, changed: u64) -> DbResult<()> {
+        if changed == self.rows {
+            return Ok(());
+        }
+        Err(DbError::new(self.kind, format!("{}: {changed} rows changed, expected {}", self.what, self.rows)))
+    }
+}
+
 /// `$first, $first+1, …` (`count` of them), for an `IN (…)` list or a row
 /// of values.
 pub fn placeholders(first: usize, count: usize) -> String {
     (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
+/// Rows per multi-row INSERT: large enough to amortize a round trip, small
+/// enough to stay far below both backends' parameter limits (SQLite 32766,
+/// PostgreSQL 65535) for tables of up to 100 columns.
 const BULK_ROWS_PER_STATEMENT: usize = 200;
 
 /// Inserts many rows with multi-row `VALUES` statements:
 /// `insert_many(tx, "INSERT INTO t (a, b)", 2, &rows, "ON CONFLICT (a) DO NOTHING")`.
 /// Returns the number of rows changed.
 pub fn insert_many(tx: &mut dyn Tx, head: &str, columns: usize, rows: &[Vec<Value>], tail: &str) -> DbResult<u64> {
-    assert!(columns > 0 && columns <= 100, "columns out of range");
     let mut changed = 0;
     for chunk in rows.chunks(BULK_ROWS_PER_STATEMENT) {
-        let mut sql = String::with_capacity(head.len() + tail.len() + chunk.len() * columns * 6);
-        sql.push_str(head);
-        sql.push_str(" VALUES ");
-        let mut params = Vec::with_capacity(chunk.len() * columns);
-        for (r, row) in chunk.iter().enumerate() {
-            assert_eq!(row.len(), columns, "row width");
-            if r > 0 {
-                sql.push(',');
-            }
-            sql.push('(');
-            for c in 0..columns {
-                if c > 0 {
-                    sql.push(',');
-                }
-                sql.push('$');
-                sql.push_str(&(r * columns + c + 1).to_string());
-            }
-            sql.push(')');
-            params.extend(row.iter().cloned());
-        }
-        sql.push(' ');
-        sql.push_str(tail);
+        let (sql, params) = multi_row_insert(head, columns, chunk, tail);
         changed += tx.execute(&sql, &params)?;
     }
     Ok(changed)
+}
+
+/// [`insert_many`] with [`Tx::execute_deferred`]; with `all_rows`, every row
+/// must be written, or the job fails with an error of that kind.
+pub fn insert_many_deferred(
+    tx: &mut dyn Tx,
+    head: &str,
+    columns: usize,
+    rows: &[Vec<Value>],
+    tail: &str,
+    all_rows: Option<(DbErrorKind, &'static str)>,
+) -> DbResult<()> {
+    for chunk in rows.chunks(BULK_ROWS_PER_STATEMENT) {
+        let (sql, params) = multi_row_insert(head, columns, chunk, tail);
+        let expected = all_rows.map(|(kind, what)| RowsExpected { rows: chunk.len() as u64, kind, what });
+        tx.execute_deferred(&sql, &params, expected)?;
+    }
+    Ok(())
+}
+
+fn multi_row_insert(head: &str, columns: usize, chunk: &[Vec<Value>], tail: &str) -> (String, Vec<Value>) {
+    assert!(columns > 0 && columns <= 100, "columns out of range");
+    assert!(chunk.len() <= BULK_ROWS_PER_STATEMENT, "rows per statement");
+    let mut sql = String::with_capacity(head.len() + tail.len() + chunk.len() * columns * 6);
+    sql.push_str(head);
+    sql.push_str(" VALUES ");
+    let mut params = Vec::with_capacity(chunk.len() * columns);
+    for (r, row) in chunk.iter().enumerate() {
+        assert_eq!(row.len(), columns, "row width");
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 0..columns {
+            if c > 0 {
+                sql.push(',');
+            }
+            sql.push('$');
+            sql.push_str(&(r * columns + c + 1).to_string());
+        }
+        sql.push(')');
+        params.extend(row.iter().cloned());
+    }
+    sql.push(' ');
+    sql.push_str(tail);
+    (sql, params)
 }

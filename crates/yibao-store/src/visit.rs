@@ -7,7 +7,7 @@ use yibao_domain::visit::{VisitFacts, VisitKind};
 use yibao_domain::{DateTime, Money, Parsed, Quantity, Ratio, UnitPrice};
 
 use crate::params;
-use crate::sql::{DbError, DbResult, Row, Tx, Value, insert_many};
+use crate::sql::{DbError, DbErrorKind, DbResult, Row, RowsExpected, Tx, Value, insert_many_deferred};
 
 fn decode<T>(r: Parsed<T>) -> DbResult<T> {
     r.map_err(|e| DbError::decode(format!("{}: {}", e.field, e.reason)))
@@ -71,8 +71,9 @@ fn from_row(r: &Row) -> DbResult<VisitRow> {
     })
 }
 
+/// Deferred ([`Tx::execute_deferred`]).
 pub fn insert(tx: &mut dyn Tx, v: &VisitRow, now_ms: i64) -> DbResult<()> {
-    tx.execute(
+    tx.execute_deferred(
         &format!(
             "INSERT INTO visit ({COLUMNS}, created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
              $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21)"
@@ -100,8 +101,8 @@ pub fn insert(tx: &mut dyn Tx, v: &VisitRow, now_ms: i64) -> DbResult<()> {
             v.coverage.clone().into(),
             now_ms.into(),
         ],
-    )?;
-    Ok(())
+        None,
+    )
 }
 
 /// A visit, locked for the rest of the write transaction when `lock`.
@@ -113,9 +114,11 @@ pub fn get(tx: &mut dyn Tx, mdtrt_id: &str, lock: bool) -> DbResult<Option<Visit
 }
 
 /// Writes back what a message changed: the facts, the end time, the
-/// information documents.
+/// information documents. Deferred ([`Tx::execute_deferred`]): the job has
+/// read the visit (locked on PostgreSQL) before.
 pub fn update(tx: &mut dyn Tx, v: &VisitRow, now_ms: i64) -> DbResult<()> {
-    let n = tx.execute(
+    let expected = RowsExpected { rows: 1, kind: DbErrorKind::Decode, what: "a visit vanished" };
+    tx.execute_deferred(
         "UPDATE visit SET med_type = $1, endtime = $2, cancelled = $3, discharged = $4, active_lines = $5, \
          settled_setl_id = $6, info = $7, diagnoses = $8, discharge_info = $9, updated_at_ms = $10 WHERE mdtrt_id = $11",
         &[
@@ -131,11 +134,8 @@ pub fn update(tx: &mut dyn Tx, v: &VisitRow, now_ms: i64) -> DbResult<()> {
             now_ms.into(),
             v.mdtrt_id.as_str().into(),
         ],
-    )?;
-    if n != 1 {
-        return Err(DbError::decode(format!("visit {} vanished", v.mdtrt_id)));
-    }
-    Ok(())
+        Some(expected),
+    )
 }
 
 /// Visits of a person at an institution that are still open (for duplicate checks).
@@ -237,11 +237,12 @@ fn line_values(l: &FeeLineRow, now_ms: i64) -> Vec<Value> {
 }
 
 /// Inserts new lines; a line whose serial exists only as a cancelled line
-/// replaces it. Returns how many rows were written; fewer than given means a
-/// serial is already active (the caller checks first and refuses).
-pub fn upsert_lines(tx: &mut dyn Tx, lines: &[FeeLineRow], now_ms: i64) -> DbResult<u64> {
+/// replaces it. Deferred ([`Tx::execute_deferred`]). A serial already active
+/// fails the job as retryable: the caller checks first and refuses, so only
+/// a concurrent upload of the same serial gets here, and the rerun refuses.
+pub fn upsert_lines(tx: &mut dyn Tx, lines: &[FeeLineRow], now_ms: i64) -> DbResult<()> {
     let rows: Vec<Vec<Value>> = lines.iter().map(|l| line_values(l, now_ms)).collect();
-    insert_many(
+    insert_many_deferred(
         tx,
         &format!("INSERT INTO fee_detail ({LINE_COLUMNS}, created_at_ms)"),
         22,
@@ -255,6 +256,7 @@ pub fn upsert_lines(tx: &mut dyn Tx, lines: &[FeeLineRow], now_ms: i64) -> DbRes
          overlmt_amt_fen = excluded.overlmt_amt_fen, preselfpay_amt_fen = excluded.preselfpay_amt_fen, \
          inscp_scp_amt_fen = excluded.inscp_scp_amt_fen, status = excluded.status, extra = excluded.extra, \
          created_at_ms = excluded.created_at_ms WHERE fee_detail.status = 'cancelled'",
+        Some((DbErrorKind::Retryable, "a fee line's serial was uploaded concurrently")),
     )
 }
 

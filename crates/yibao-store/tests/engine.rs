@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use yibao_domain::{Date, Money};
 use yibao_store::testing;
-use yibao_store::{Db, DbError, DbErrorKind, Tx, params};
+use yibao_store::{Db, DbError, DbErrorKind, RowsExpected, Tx, params};
 
 fn make_table(db: &Db) {
     db.write_blocking(|tx: &mut dyn Tx| {
@@ -126,6 +126,128 @@ fn a_swallowed_statement_error_fails_the_job_on_both_backends() {
             Ok::<_, DbError>(())
         });
         assert!(r.is_err(), "{:?}", db.backend());
+        assert_eq!(count(&db), 1);
+    }
+}
+
+/// Deferred writes (sent with the job's next statement on PostgreSQL, at
+/// once on SQLite) are seen by the job's later statements and commit with it.
+#[test]
+fn deferred_writes_are_seen_by_the_job_and_commit_with_it() {
+    for db in testing::backends() {
+        make_table(&db);
+        let seen = db
+            .write_blocking(|tx: &mut dyn Tx| {
+                tx.execute_deferred("INSERT INTO t (id, note) VALUES (1, 'a')", params![], None)?;
+                tx.execute_deferred("INSERT INTO t (id, note) VALUES (2, 'b')", params![], None)?;
+                let seen = tx.query_one("SELECT COUNT(*) FROM t", params![])?.i64(0)?;
+                let one = RowsExpected { rows: 1, kind: DbErrorKind::Decode, what: "row 2" };
+                tx.execute_deferred("UPDATE t SET note = 'c' WHERE id = 2", params![], Some(one))?;
+                Ok::<_, DbError>(seen)
+            })
+            .unwrap();
+        assert_eq!(seen, 2, "{:?}: the query came after both inserts", db.backend());
+        let note = db
+            .read_blocking(|tx: &mut dyn Tx| tx.query_one("SELECT note FROM t WHERE id = 2", params![])?.text(0))
+            .unwrap();
+        assert_eq!(note, "c", "{:?}: the job's last deferred write was sent when it returned", db.backend());
+    }
+}
+
+/// A deferred write's failure is its own job's, even when it is only found
+/// when the job returns and the next job of the batch is waiting: that one
+/// commits, and the failed one writes nothing.
+#[test]
+fn a_failed_deferred_write_fails_its_own_job_and_writes_nothing() {
+    for db in testing::backends() {
+        make_table(&db);
+        db.write_blocking(|tx: &mut dyn Tx| tx.execute("INSERT INTO t (id, note) VALUES (-1, 'taken')", params![]))
+            .unwrap();
+        let db = Arc::new(db);
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    (0..40_i64)
+                        .map(|i| {
+                            let id = t * 1000 + i;
+                            let r = db.write_blocking(move |tx: &mut dyn Tx| {
+                                tx.execute_deferred("INSERT INTO t (id, note) VALUES ($1, 'x')", params![id], None)?;
+                                if id % 5 == 0 {
+                                    tx.execute_deferred(
+                                        "INSERT INTO t (id, note) VALUES (-1, 'dup')",
+                                        params![],
+                                        None,
+                                    )?;
+                                }
+                                Ok::<_, DbError>(id)
+                            });
+                            (id, r)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut committed = 1;
+        for h in threads {
+            for (id, r) in h.join().unwrap() {
+                match r {
+                    Ok(v) => {
+                        assert_ne!(id % 5, 0, "{:?}: job {id} wrote a duplicate and succeeded", db.backend());
+                        assert_eq!(v, id);
+                        committed += 1;
+                    }
+                    Err(e) => {
+                        assert_eq!(id % 5, 0, "{:?}: job {id} failed for another's write: {e}", db.backend());
+                        assert!(e.is_unique_violation(), "{:?}: {e}", db.backend());
+                    }
+                }
+            }
+        }
+        assert_eq!(count(&db), committed, "{:?}", db.backend());
+        let partial = db
+            .read_blocking(|tx: &mut dyn Tx| {
+                tx.query_one("SELECT COUNT(*) FROM t WHERE id >= 0 AND id % 5 = 0", params![])?.i64(0)
+            })
+            .unwrap();
+        assert_eq!(partial, 0, "{:?}: a failed job's other writes were rolled back", db.backend());
+    }
+}
+
+/// A deferred write that changes another number of rows than expected fails
+/// the job with the expected kind; `Retryable` runs it again.
+#[test]
+fn a_deferred_write_that_changes_unexpected_rows_fails_or_reruns_its_job() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    for db in testing::backends() {
+        make_table(&db);
+        let refused = db.write_blocking(|tx: &mut dyn Tx| {
+            tx.execute_deferred("INSERT INTO t (id, note) VALUES (1, 'a')", params![], None)?;
+            let one = RowsExpected { rows: 1, kind: DbErrorKind::Decode, what: "row 99 vanished" };
+            tx.execute_deferred("UPDATE t SET note = 'b' WHERE id = 99", params![], Some(one))?;
+            Ok::<_, DbError>(())
+        });
+        let e = refused.unwrap_err();
+        assert_eq!(e.kind, DbErrorKind::Decode, "{:?}: {e}", db.backend());
+        assert!(e.message.contains("row 99 vanished"), "{e}");
+        assert_eq!(count(&db), 0, "{:?}: the job's insert was rolled back", db.backend());
+
+        let runs = Arc::new(AtomicUsize::new(0));
+        let r = {
+            let runs = runs.clone();
+            db.write_blocking(move |tx: &mut dyn Tx| {
+                // The first run finds the row missing, as if another writer
+                // had not yet written it; the rerun finds it.
+                if runs.fetch_add(1, Ordering::SeqCst) > 0 {
+                    tx.execute("INSERT INTO t (id, note) VALUES (99, 'a')", params![])?;
+                }
+                let one = RowsExpected { rows: 1, kind: DbErrorKind::Retryable, what: "row 99 not there yet" };
+                tx.execute_deferred("UPDATE t SET note = 'b' WHERE id = 99", params![], Some(one))?;
+                Ok::<_, DbError>(())
+            })
+        };
+        r.unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 2, "{:?}: rerun once", db.backend());
         assert_eq!(count(&db), 1);
     }
 }
