@@ -68,8 +68,15 @@ backend_tests! {
         let emp = new_employer(&s, &clerk, 1).await;
         // A base outside the bounds (60 %–300 % of 8000) is refused.
         let certno = id("330203", "1990-05-04", 11);
+        // Four months up to this one, each paid in its own month: a month
+        // paid after it ended would be a back payment (补缴) with a waiting
+        // period, so the months follow the clock.
+        let today = yibao_domain::DateTime::from_unix_ms(yibao_store::now_ms()).date();
+        let months: Vec<String> =
+            (0..4).rev().map(|k| yibao_domain::fund::Month::of(today).add_months(-k).to_string()).collect();
+        let begin_date = format!("{}-01", months[0]);
         let enroll = |base: &str| json!({"person": {"certno": certno, "psn_name": "王小明", "admdvs": "330203"},
-            "insutype": "310", "psn_type": "1101", "insu_admdvs": "330200", "begin_date": "2026-08-01",
+            "insutype": "310", "psn_type": "1101", "insu_admdvs": "330200", "begin_date": begin_date,
             "emp_no": emp, "base": base});
         let r = s.post("/api/v1/enrollments", Some(&clerk), &enroll("4799.99")).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
@@ -78,11 +85,16 @@ backend_tests! {
         let r = s.post("/api/v1/enrollments", Some(&clerk), &enroll("6000.00")).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
         let psn_no = r.json()["psn_no"].as_str().unwrap().to_owned();
-        // Assessed monthly: August to November, one employer bill each.
-        for month in ["2026-08", "2026-09", "2026-10", "2026-11"] {
+        // Assessed monthly, one employer bill each (the demo's employers
+        // too, for a month after the fixture's day); assessing a month again
+        // bills nobody twice.
+        for month in &months {
             let r = s.post("/api/v1/assessments", Some(&clerk), &json!({"region": "330200", "period": month})).await;
             assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-            assert_eq!(r.json()["bills"], 1, "{}", r.text());
+            assert!(r.json()["bills"].as_u64().unwrap() >= 1, "{}", r.text());
+            let again = s.post("/api/v1/assessments", Some(&clerk), &json!({"region": "330200", "period": month})).await;
+            assert_eq!(again.json()["bills"], 0, "{}", again.text());
+            assert!(again.json()["already_assessed"].as_u64().unwrap() >= 1, "{}", again.text());
         }
         let bills = bill_of(&s, &clerk, &format!("emp_no={emp}")).await;
         assert_eq!(bills.len(), 4);
@@ -92,7 +104,7 @@ backend_tests! {
         assert_eq!(bills[0]["to_accounts"].to_string(), "120.00");
 
         // WeChat Pay: order, signed notification, the same notification again.
-        let bill = by_period("2026-08");
+        let bill = by_period(&months[0]);
         let r = s.post("/api/v1/payments/orders", Some(&clerk), &json!({"bill_id": bill, "channel": "wechat"})).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
         let order = r.json()["order_no"].as_str().unwrap().to_owned();
@@ -117,7 +129,7 @@ backend_tests! {
         assert_eq!(view["orders"][0]["status"], "paid");
 
         // Alipay: the order times out and is closed; the payment arrives late and is accepted once.
-        let bill = by_period("2026-09");
+        let bill = by_period(&months[1]);
         let r = s.post("/api/v1/payments/orders", Some(&clerk), &json!({"bill_id": bill, "channel": "alipay"})).await;
         let order = r.json()["order_no"].as_str().unwrap().to_owned();
         let later = yibao_store::now_ms() + 3 * 3_600_000;
@@ -135,7 +147,7 @@ backend_tests! {
         assert_eq!(view["orders"][0]["late"], true);
 
         // Bank debit: a batch, a per-record signed result.
-        let bill = by_period("2026-10");
+        let bill = by_period(&months[2]);
         let r = s.post("/api/v1/payments/bank-debit-batches", Some(&clerk), &json!({"bill_ids": [bill]})).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
         let order = r.json()["orders"][0]["order_no"].as_str().unwrap().to_owned();
@@ -144,7 +156,7 @@ backend_tests! {
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
 
         // Counter: staff record it; a wrong amount is refused.
-        let bill = by_period("2026-11");
+        let bill = by_period(&months[3]);
         let r = s.post(&format!("/api/v1/bills/{bill}/counter-payment"), Some(&clerk), &json!({"amount": "500.00", "receipt_no": "NB0001"})).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST);
         assert_eq!(r.json()["fields"][0]["field"], "amount");
@@ -157,14 +169,13 @@ backend_tests! {
         assert_eq!(st["movements"]["total"], 4);
         let sum = app.db.read({ let p = psn_no.clone(); move |tx: &mut dyn yibao_store::Tx| yibao_store::account::movements_sum(tx, &p) }).await.unwrap();
         assert_eq!(sum.fen(), 48_000);
-        let c = s.get(&format!("/api/v1/persons/{psn_no}/coverage?date=2026-11-20"), Some(&clerk)).await.json();
+        let c = s.get(&format!("/api/v1/persons/{psn_no}/coverage?date={today}"), Some(&clerk)).await.json();
         assert_eq!(c["covered"], true, "{c}");
         assert_eq!(c["insutype"], "310");
         assert_eq!(c["psn_insu_stas"], "1");
         assert_eq!(c["has_account"], true);
 
         // Reconciliation of today's WeChat statement: balanced, then an extra line is reported.
-        let today = yibao_domain::DateTime::from_unix_ms(yibao_store::now_ms()).date();
         let statement = wechat.statement(today);
         let r = s.post("/api/v1/payments/reconciliations", Some(&finance), &json!({"channel": "wechat", "day": today, "statement": statement})).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());

@@ -609,9 +609,13 @@ backend_tests! {
         let cancel = his.ok("2208", json!({"data": {"setl_id": first["setl_id"], "mdtrt_id": mdtrt_id, "psn_no": psn_no}})).await;
         let second = rows[1].1.clone();
         let records = [(&first, false), (&second, false), (&cancel["setlinfo"], true)];
+        // The statement period is the month the settlements were made in.
+        let setl_date = yibao_domain::DateTime::parse(first["setl_time"].as_str().unwrap()).unwrap().date();
+        let month = yibao_domain::fund::Month::of(setl_date);
+        let (begndate, enddate) = (month.first_day().to_string(), month.last_day().to_string());
         let sum = |k: &str| records.iter().map(|(r, _)| yuan(&r[k])).sum::<yibao_domain::Money>();
         let totals = |medfee: yibao_domain::Money, cnt: usize| json!({"data": {"insutype": "390", "clr_type": "11",
-            "setl_optins": "330200", "stmt_begndate": "2026-11-01", "stmt_enddate": "2026-11-30",
+            "setl_optins": "330200", "stmt_begndate": begndate, "stmt_enddate": enddate,
             "medfee_sumamt": medfee.to_string(), "fund_pay_sumamt": sum("fund_pay_sumamt").to_string(),
             "acct_pay": sum("acct_pay").to_string(), "fixmedins_setl_cnt": cnt, "refd_setl_flag": "0"}});
         // 3201: the institution's totals match; a wrong count does not.
@@ -645,7 +649,7 @@ backend_tests! {
         assert_eq!(up["infcode"], 0, "{up}");
         let file_no = up["output"]["file_qury_no"].as_str().unwrap().to_owned();
         let details = |file_no: &str, medfee: yibao_domain::Money, cnt: usize| json!({"data": {"setl_optins": "330200",
-            "file_qury_no": file_no, "stmt_begndate": "2026-11-01", "stmt_enddate": "2026-11-30",
+            "file_qury_no": file_no, "stmt_begndate": begndate, "stmt_enddate": enddate,
             "medfee_sumamt": medfee.to_string(), "fund_pay_sumamt": sum("fund_pay_sumamt").to_string(),
             "cash_payamt": sum("psn_cash_pay").to_string(), "fixmedins_setl_cnt": cnt, "refd_setl_flag": "1"}});
         // … and matches; the result file is fetched with 9102.
