@@ -258,10 +258,15 @@ fn convert(row: &tokio_postgres::Row, idx: usize) -> DbResult<Value> {
 
 /// BEGIN, COMMIT, ROLLBACK, SAVEPOINT and RELEASE (possibly several in one string).
 fn is_transaction_control(sql: &str) -> bool {
-    sql.split(';').map(str::trim).filter(|s| !s.is_empty()).all(|s| {
-        let word = s.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
-        matches!(word.as_str(), "BEGIN" | "COMMIT" | "ROLLBACK" | "SAVEPOINT" | "RELEASE")
-    })
+    sql.split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .all(|s| matches!(first_word(s).as_str(), "BEGIN" | "COMMIT" | "ROLLBACK" | "SAVEPOINT" | "RELEASE"))
+}
+
+/// A statement's first word, in capitals.
+fn first_word(statement: &str) -> String {
+    statement.split_whitespace().next().unwrap_or("").to_ascii_uppercase()
 }
 
 impl Tx for PgConn {
@@ -327,9 +332,7 @@ impl Tx for PgConn {
 /// `BEGIN …` or `SAVEPOINT …` alone: nothing to answer but an error the
 /// next statement would meet anyway.
 fn opens_a_transaction_or_savepoint(sql: &str) -> bool {
-    let s = sql.trim();
-    let word = s.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
-    !s.contains(';') && matches!(word.as_str(), "BEGIN" | "SAVEPOINT")
+    !sql.contains(';') && matches!(first_word(sql).as_str(), "BEGIN" | "SAVEPOINT")
 }
 
 #[cfg(test)]
