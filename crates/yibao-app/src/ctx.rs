@@ -46,8 +46,9 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// The platform acting on its own behalf, with national scope.
-    pub fn system(what: &str) -> Ctx {
+    /// The platform acting on its own behalf, with national scope, at
+    /// `now_ms` (see [`crate::App::system_ctx`]).
+    pub fn system_at(what: &str, now_ms: i64) -> Ctx {
         Ctx {
             actor: Actor {
                 kind: ActorKind::System,
@@ -58,7 +59,7 @@ impl Ctx {
             },
             ip: String::new(),
             request_id: String::new(),
-            now_ms: yibao_store::now_ms(),
+            now_ms,
         }
     }
 

@@ -482,10 +482,8 @@ const EMPLOYERS: [(&str, usize); 12] = [
 ];
 
 fn demo_ctx(date: Date) -> Ctx {
-    let mut ctx = Ctx::system("demo");
     // Noon China time of `date`: the demo's business happens on that day.
-    ctx.now_ms = i64::from(date.days_since_epoch()) * 86_400_000 + 4 * 3_600_000;
-    ctx
+    Ctx::system_at("demo", i64::from(date.days_since_epoch()) * 86_400_000 + 4 * 3_600_000)
 }
 
 /// Employers, declared bases, contributions paid month by month this year

@@ -11,6 +11,7 @@ pub mod account;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod clock;
 pub mod contribution;
 pub mod coverage;
 pub mod ctx;
@@ -41,6 +42,7 @@ use std::sync::{Arc, RwLock};
 use yibao_domain::Divisions;
 use yibao_store::{Db, Tx};
 
+pub use clock::Clock;
 pub use ctx::{Actor, ActorKind, Ctx};
 pub use error::{AppError, AppResult};
 
@@ -50,11 +52,14 @@ pub struct AppConfig {
     pub session_ttl_ms: i64,
     /// Whether national-interface calls must authenticate (`docs/gateway-auth.md`).
     pub fsi_auth: gateway::FsiAuth,
+    /// The business clock (`clock.rs`): the system clock unless a test or a
+    /// training environment starts it on a chosen date.
+    pub clock: Clock,
 }
 
 impl Default for AppConfig {
     fn default() -> AppConfig {
-        AppConfig { session_ttl_ms: 8 * 3600 * 1000, fsi_auth: gateway::FsiAuth::None }
+        AppConfig { session_ttl_ms: 8 * 3600 * 1000, fsi_auth: gateway::FsiAuth::None, clock: Clock::system() }
     }
 }
 
@@ -118,6 +123,17 @@ impl App {
         let table = Divisions::new(rows)?;
         *self.divisions.write().unwrap() = table;
         Ok(())
+    }
+
+    /// Now, on the business clock, in milliseconds since the Unix epoch.
+    pub fn now_ms(&self) -> i64 {
+        self.config.clock.now_ms()
+    }
+
+    /// The platform acting on its own behalf (start-up, scheduled jobs,
+    /// commands), at the business clock's now.
+    pub fn system_ctx(&self, what: &str) -> Ctx {
+        Ctx::system_at(what, self.now_ms())
     }
 
     /// The division table (shared, cheap to clone).

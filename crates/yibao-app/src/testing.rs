@@ -10,18 +10,32 @@ use std::sync::OnceLock;
 use yibao_domain::Date;
 use yibao_store::{Backend, Db, DbConfig, Synchronous};
 
-use crate::{App, AppConfig};
+use crate::{App, AppConfig, Clock};
 
 /// The fixed "today" of fixtures, so that demo agreements and ages are stable.
 pub fn fixture_today() -> Date {
     Date::parse("2026-11-22").unwrap()
 }
 
+/// The business clock of fixture apps: 10:00 China time on
+/// [`fixture_today`] when the test process first asks, running on from there.
+/// So a test means the same on any day it runs: the demo's coverage,
+/// contributions and agreements, made for that day, are current.
+pub fn fixture_clock() -> Clock {
+    static CLOCK: OnceLock<Clock> = OnceLock::new();
+    *CLOCK.get_or_init(|| Clock::starting_on(fixture_today(), 10))
+}
+
+/// The app configuration of fixtures: defaults on the fixture clock.
+pub fn fixture_config() -> AppConfig {
+    AppConfig { clock: fixture_clock(), ..AppConfig::default() }
+}
+
 pub const FIXTURE_SEED: u64 = 7;
 pub const FIXTURE_PERSONS: usize = 300;
 
 async fn populate(db: Db) -> App {
-    let app = App::start(db, AppConfig::default()).await.expect("start app");
+    let app = App::start(db, fixture_config()).await.expect("start app");
     crate::demo::load(&app, FIXTURE_SEED, FIXTURE_PERSONS, fixture_today()).await.expect("demo");
     app
 }
@@ -90,7 +104,7 @@ pub async fn demo_app(backend: Backend) -> Option<App> {
         Backend::Sqlite => {
             let db = tokio::task::spawn_blocking(sqlite_db).await.unwrap();
             Some(
-                App::open(db, AppConfig::default())
+                App::open(db, fixture_config())
                     .await
                     .expect("open app")
                     .with_payments(crate::payment::Payments::simulated()),

@@ -216,7 +216,7 @@ fn apply(db: &Db, i: usize, e: &Event, settled: &mut Vec<(String, bool)>) -> Res
             db.write_blocking(move |tx: &mut dyn Tx| postings::account_credited(tx, &e))
         }
         Event::Close => {
-            let ctx = yibao_app::Ctx::system("test");
+            let ctx = yibao_app::Ctx::system_at("test", yibao_store::now_ms());
             let r = db.write_blocking(move |tx: &mut dyn Tx| {
                 let next = match repo::closed_through(tx)? {
                     Some(c) => c.next(),

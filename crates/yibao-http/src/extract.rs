@@ -133,7 +133,7 @@ impl FromRequestParts<AppState> for Staff {
         let Some(token) = header.and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer "))) else {
             return Err(ApiError(AppError::Unauthorized("需要登录：请在 Authorization 头中提供 Bearer 令牌".into())));
         };
-        let now_ms = yibao_store::now_ms();
+        let now_ms = state.app.now_ms();
         let (actor, _expires) = yibao_app::auth::authenticate(&state.app, token.trim(), now_ms).await?;
         Ok(Staff(Ctx { actor, ip: client_ip(parts), request_id: current_request_id(), now_ms }))
     }
@@ -159,10 +159,10 @@ impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
 /// An anonymous caller (public routes): no permissions, national scope for reading public data.
 pub struct Public(pub Ctx);
 
-impl<S: Send + Sync> FromRequestParts<S> for Public {
+impl FromRequestParts<AppState> for Public {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         Ok(Public(Ctx {
             actor: Actor {
                 kind: ActorKind::Public,
@@ -173,7 +173,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Public {
             },
             ip: client_ip(parts),
             request_id: current_request_id(),
-            now_ms: yibao_store::now_ms(),
+            now_ms: state.app.now_ms(),
         }))
     }
 }

@@ -17,10 +17,10 @@ fn id(address: &str, birth: &str, seq: u16) -> String {
 
 /// A staff context acting at noon (China time) of `date`: tests pass "now".
 fn ctx_at(date: &str) -> Ctx {
-    let mut ctx = Ctx::system("test");
+    let now_ms = i64::from(Date::parse(date).unwrap().days_since_epoch()) * 86_400_000 + 4 * 3_600_000;
+    let mut ctx = Ctx::system_at("test", now_ms);
     ctx.actor.roles = vec![Role::Admin];
     ctx.actor.scope = RegionScope::national();
-    ctx.now_ms = i64::from(Date::parse(date).unwrap().days_since_epoch()) * 86_400_000 + 4 * 3_600_000;
     ctx
 }
 
@@ -71,7 +71,7 @@ backend_tests! {
         // Four months up to this one, each paid in its own month: a month
         // paid after it ended would be a back payment (补缴) with a waiting
         // period, so the months follow the clock.
-        let today = yibao_domain::DateTime::from_unix_ms(yibao_store::now_ms()).date();
+        let today = app.config.clock.today();
         let months: Vec<String> =
             (0..4).rev().map(|k| yibao_domain::fund::Month::of(today).add_months(-k).to_string()).collect();
         let begin_date = format!("{}-01", months[0]);
@@ -110,7 +110,7 @@ backend_tests! {
         let order = r.json()["order_no"].as_str().unwrap().to_owned();
         assert!(r.json()["channel_ref"].as_str().unwrap().contains("code_url=weixin://"));
         let wechat = app.payments.simulator(Channel::Wechat).unwrap();
-        let body = wechat.pay(&order, yibao_store::now_ms()).unwrap();
+        let body = wechat.pay(&order, app.now_ms()).unwrap();
         // A tampered amount fails the signature: refused, audited, nothing paid.
         let tampered = String::from_utf8(body.clone()).unwrap().replace("<![CDATA[57000]]>", "<![CDATA[1]]>");
         let rejected_before = count(&app, "SELECT COUNT(*) FROM audit_log WHERE action = $1 AND outcome = 'rejected'", "payment.notify".into()).await;
@@ -132,11 +132,11 @@ backend_tests! {
         let bill = by_period(&months[1]);
         let r = s.post("/api/v1/payments/orders", Some(&clerk), &json!({"bill_id": bill, "channel": "alipay"})).await;
         let order = r.json()["order_no"].as_str().unwrap().to_owned();
-        let later = yibao_store::now_ms() + 3 * 3_600_000;
+        let later = app.now_ms() + 3 * 3_600_000;
         let r = s.post("/api/v1/payments/close-expired", Some(&clerk), &json!({"now_ms": later})).await;
         assert!(r.json()["closed"].as_array().unwrap().iter().any(|o| o == &json!(order)), "{}", r.text());
         let alipay = app.payments.simulator(Channel::Alipay).unwrap();
-        let body = alipay.pay(&order, yibao_store::now_ms()).unwrap();
+        let body = alipay.pay(&order, app.now_ms()).unwrap();
         let r = raw(&s, "/api/v1/payments/notify/alipay", "application/x-www-form-urlencoded", body.clone()).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
         assert_eq!(r.text(), "success");
@@ -151,7 +151,7 @@ backend_tests! {
         let r = s.post("/api/v1/payments/bank-debit-batches", Some(&clerk), &json!({"bill_ids": [bill]})).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
         let order = r.json()["orders"][0]["order_no"].as_str().unwrap().to_owned();
-        let body = app.payments.simulator(Channel::BankDebit).unwrap().pay(&order, yibao_store::now_ms()).unwrap();
+        let body = app.payments.simulator(Channel::BankDebit).unwrap().pay(&order, app.now_ms()).unwrap();
         let r = raw(&s, "/api/v1/payments/notify/bank_debit", "application/json", body).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
 

@@ -172,6 +172,28 @@ async fn new_contribution_policy_version(app: &App, psn_no: &str, begin: &'stati
 }
 
 backend_tests! {
+    // The fixtures' coverage and contributions are for the fixture date, so
+    // the interface must stamp and settle on the app's business clock, not
+    // the machine's: on any day the suite runs, messages and settlements
+    // fall on 2026-11-22.
+    async fn messages_and_settlements_are_on_the_business_clock(app: App) {
+        let s = TestServer::start(app.clone()).await;
+        let (psn_no, certno) = person(&app, "390", "1501").await;
+        let mut his = His::new(&s, "H33020300001");
+        his.sign_in().await;
+        let reply = his.call("1101", json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": certno}})).await;
+        assert_eq!(reply["infcode"], 0, "{reply}");
+        let today = yibao_app::testing::fixture_today().to_string().replace('-', "");
+        for stamp in ["refmsg_time", "respond_time"] {
+            assert!(reply[stamp].as_str().unwrap().starts_with(&today), "{stamp}: {reply}");
+        }
+        assert_eq!(reply["output"]["insuinfo"][0]["psn_insu_stas"], "1", "insured on the fixture date: {reply}");
+        let (_mdtrt_id, settle) = outpatient_visit(&his, &psn_no, &certno, "390", "11").await;
+        let out = his.ok("2207", settle).await;
+        let setl_time = yibao_domain::DateTime::parse(out["setlinfo"]["setl_time"].as_str().unwrap()).unwrap();
+        assert_eq!(setl_time.date(), yibao_app::testing::fixture_today());
+    }
+
     async fn outpatient_flow_with_idempotency_cancel_and_reversal(app: App) {
         let s = TestServer::start(app.clone()).await;
         let (psn_no, certno) = person(&app, "390", "1501").await;
@@ -452,7 +474,7 @@ backend_tests! {
             "medfee_sumamt": "50.00", "psn_setlway": "01", "acct_used_flag": "0"});
         // A pharmacy sale starts when it is settled, so its line is dated now
         // (a fixed date would fall out of the visit's window a day later).
-        let sold_at = yibao_domain::DateTime::from_unix_ms(yibao_store::now_ms()).to_string();
+        let sold_at = yibao_domain::DateTime::from_unix_ms(app.now_ms()).to_string();
         let lines = json!([{"feedetl_sn": "1", "fee_ocur_time": sold_at, "med_list_codg": "YP2024-X-0632-01",
             "medins_list_codg": "P-1", "det_item_fee_sumamt": "50.00", "cnt": "4", "pric": "12.5"}]);
         let pre = his.ok("2101", json!({"data": data, "feedetail": lines})).await;

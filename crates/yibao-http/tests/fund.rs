@@ -91,9 +91,9 @@ async fn account_balance(s: &TestServer, token: &str, query: &str) -> String {
     Money::from_fen(total).to_string()
 }
 
-/// The current month by the clock, which the server also reads.
+/// The current month by the fixture apps' business clock, which the server also reads.
 fn this_month() -> String {
-    yibao_domain::fund::Month::of(yibao_domain::DateTime::from_unix_ms(yibao_store::now_ms()).date()).to_string()
+    yibao_domain::fund::Month::of(yibao_app::testing::fixture_clock().today()).to_string()
 }
 
 /// October's statement of 宁波: (fund, account, sub) → amount.

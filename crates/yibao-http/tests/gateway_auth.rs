@@ -366,7 +366,7 @@ backend_tests! {
         let e = his.err("1101", json!({"data": {"mdtrt_cert_type": "01", "mdtrt_cert_no": parts.join(".")}})).await;
         assert!(e.contains("签名无效"), "{e}");
         // Expired: issued 10 minutes ago with the platform key.
-        let old = yibao_app::evoucher::issue(&app.evoucher, &psn_no, yibao_store::now_ms() - 600_000).unwrap();
+        let old = yibao_app::evoucher::issue(&app.evoucher, &psn_no, app.now_ms() - 600_000).unwrap();
         let e = his.err("1101", json!({"data": {"mdtrt_cert_type": "01", "mdtrt_cert_no": old.token}})).await;
         assert!(e.contains("已过期"), "{e}");
         let e = his.err("1101", json!({"data": {"mdtrt_cert_type": "01", "mdtrt_cert_no": "not-a-token"}})).await;

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use yibao_app::gateway::FsiAuth;
-use yibao_app::{App, AppConfig, Ctx};
+use yibao_app::{App, AppConfig};
 
 /// mimalloc instead of the system allocator: profiling the settlement load
 /// showed glibc malloc (`malloc_consolidate`, `unlink_chunk`, `_int_free`)
@@ -349,7 +349,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 if demo_persons == 0 || demo_persons > 1_000_000 {
                     return Err("--demo-persons must be between 1 and 1000000".into());
                 }
-                let today = yibao_domain::DateTime::from_unix_ms(yibao_store::now_ms()).date();
+                let today = app.config.clock.today();
                 let report = yibao_app::demo::load(&app, seed, demo_persons, today).await.map_err(|e| e.to_string())?;
                 if report.loaded {
                     tracing::info!(
@@ -373,7 +373,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
                 loop {
                     tick.tick().await;
-                    let ctx = Ctx::system("payment order timeout");
+                    let ctx = sweeper.system_ctx("payment order timeout");
                     match yibao_app::payment::close_expired(&sweeper, &ctx, ctx.now_ms).await {
                         Ok(r) if !r.closed.is_empty() => {
                             tracing::info!(closed = r.closed.len(), "closed expired payment orders")
@@ -443,7 +443,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             let file = FileConfig::load(db.config.as_ref())?;
             let (database, _) = open_db(&db, &file).await?;
             let app = App::start(database, AppConfig::default()).await.map_err(|e| e.to_string())?;
-            let ctx = Ctx::system(&format!("yibao import {kind}"));
+            let ctx = app.system_ctx(&format!("yibao import {kind}"));
             let (report, review) = match kind {
                 "persons" => {
                     (yibao_app::import::persons(&app, &ctx, &bytes, format).await.map_err(|e| e.to_string())?, vec![])
@@ -483,7 +483,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             let file = FileConfig::load(db.config.as_ref())?;
             let (database, _) = open_db(&db, &file).await?;
             let app = App::start(database, AppConfig::default()).await.map_err(|e| e.to_string())?;
-            let ctx = Ctx::system("yibao payments close-expired");
+            let ctx = app.system_ctx("yibao payments close-expired");
             let report = yibao_app::payment::close_expired(&app, &ctx, ctx.now_ms).await.map_err(|e| e.to_string())?;
             println!("closed {} expired orders", report.closed.len());
             for no in report.closed {
@@ -518,7 +518,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 roles: roles.split(',').map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect(),
                 region_scope,
             };
-            let view = yibao_app::auth::create_staff(&app, &Ctx::system("yibao staff create"), input)
+            let view = yibao_app::auth::create_staff(&app, &app.system_ctx("yibao staff create"), input)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("{}", serde_json::to_string_pretty(&view).map_err(|e| e.to_string())?);
@@ -541,7 +541,7 @@ async fn fund_command(command: FundCommand) -> Result<bool, String> {
             let file = FileConfig::load(db.config.as_ref())?;
             let (database, description) = open_db(&db, &file).await?;
             let app = App::start(database, AppConfig::default()).await.map_err(|e| e.to_string())?;
-            let ctx = Ctx::system("yibao fund trial-balance");
+            let ctx = app.system_ctx("yibao fund trial-balance");
             let q = yibao_app::fund::TrialQuery { region: Some(region), as_of };
             let t = yibao_app::fund::trial_balance(&app, &ctx, q).await.map_err(|e| e.to_string())?;
             if json {
@@ -591,7 +591,7 @@ async fn fund_command(command: FundCommand) -> Result<bool, String> {
             let file = FileConfig::load(db.config.as_ref())?;
             let (database, _) = open_db(&db, &file).await?;
             let app = App::start(database, AppConfig::default()).await.map_err(|e| e.to_string())?;
-            let ctx = Ctx::system("yibao fund clear");
+            let ctx = app.system_ctx("yibao fund clear");
             let input =
                 yibao_app::fund::clearing::ClearingInput { period: period.clone(), fixmedins_code: institution };
             match yibao_app::fund::clearing::create(&app, &ctx, input).await {
@@ -644,7 +644,7 @@ async fn fund_command(command: FundCommand) -> Result<bool, String> {
             let file = FileConfig::load(db.config.as_ref())?;
             let (database, _) = open_db(&db, &file).await?;
             let app = App::start(database, AppConfig::default()).await.map_err(|e| e.to_string())?;
-            let ctx = Ctx::system("yibao fund close");
+            let ctx = app.system_ctx("yibao fund close");
             let input = yibao_app::fund::CloseInput { through };
             let closes = yibao_app::fund::close_months(&app, &ctx, input).await.map_err(|e| e.to_string())?;
             for c in &closes {

@@ -138,8 +138,9 @@ pub fn post(tx: &mut dyn Tx, entry: &Entry, created_by: &str, now_ms: i64) -> Ap
 
 /// The accounting date of an entry dated `date`: the date itself, or the
 /// first day after the last closed month when `date` falls in a closed month.
-/// An entry dated in a month that is over (by the clock) takes the close
-/// guard first, so that it cannot slip into a month being closed.
+/// An entry dated in a month that is over (by the system clock, which is never
+/// behind the business clock: `clock.rs`) takes the close guard first, so
+/// that it cannot slip into a month being closed.
 fn open_date(tx: &mut dyn Tx, date: Date) -> AppResult<Date> {
     let today = yibao_domain::DateTime::from_unix_ms(yibao_store::now_ms()).date();
     if Month::of(date) < Month::of(today) {

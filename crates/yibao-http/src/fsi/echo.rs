@@ -18,7 +18,7 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::post;
-use yibao_app::AppError;
+use yibao_app::{AppError, Clock};
 
 use super::{NODE_ADMDVS_DEFAULT, failure, head, parse_request, refmsgid, respond};
 
@@ -49,16 +49,16 @@ async fn echo(
     let received_ms = yibao_store::now_ms();
     let (envelope, infno, message) = match parse_request(&body, None) {
         Ok(parsed) => parsed,
-        Err(e) => return failure(received_ms, NODE_ADMDVS_DEFAULT, &e),
+        Err(e) => return failure(Clock::system(), received_ms, NODE_ADMDVS_DEFAULT, &e),
     };
     // What the real server computes for every message before its use case.
     std::hint::black_box(yibao_app::fsi::input_sha256(&infno, &envelope.input));
     std::hint::black_box(message);
     let Some(output) = outputs.get(&infno) else {
         let e = AppError::invalid("infno", format!("回声服务器没有交易 {infno} 的记录答复"));
-        return failure(received_ms, &envelope.mdtrtarea_admvs, &e);
+        return failure(Clock::system(), received_ms, &envelope.mdtrtarea_admvs, &e);
     };
-    respond(&head(0, refmsgid(&envelope.mdtrtarea_admvs, received_ms), received_ms, None), output)
+    respond(&head(Clock::system(), 0, refmsgid(&envelope.mdtrtarea_admvs, received_ms), received_ms, None), output)
 }
 
 /// Serves the echo router until `shutdown` completes.

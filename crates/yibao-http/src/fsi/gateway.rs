@@ -142,6 +142,11 @@ fn input_is_string(body: &[u8]) -> bool {
 /// checked as under `required`. `raw` is the body as received (what an
 /// HMAC signs); `json` the envelope (the same bytes, or the envelope of a
 /// multipart upload), which is what the call goes on with.
+///
+/// `now_ms` is business time (`yibao_app::clock`): credentials are issued,
+/// rotated and revoked on it. The caller's signature time and the replay
+/// cache are checked against the system clock, since the caller signs with
+/// real time.
 pub async fn authenticate(
     app: &App,
     headers: &HeaderMap,
@@ -188,10 +193,11 @@ pub async fn authenticate(
     if candidates.is_empty() {
         return Err(refuse(format!("机构 {code} 的接口凭证认证方式为 {}，与请求不符", first.method.as_str())));
     }
+    let wall_ms = yibao_store::now_ms();
     match method {
-        Method::Tif => tif(app, headers, &candidates, envelope.as_ref(), body, now_ms),
-        Method::HmacSm3 => hmac_sm3(app, headers, &candidates, envelope.as_ref(), (raw, body), now_ms),
-        Method::Sm2Sm4 => sm2_sm4(app, &candidates, envelope.unwrap_or_default(), now_ms),
+        Method::Tif => tif(app, headers, &candidates, envelope.as_ref(), body, wall_ms),
+        Method::HmacSm3 => hmac_sm3(app, headers, &candidates, envelope.as_ref(), (raw, body), wall_ms),
+        Method::Sm2Sm4 => sm2_sm4(app, &candidates, envelope.unwrap_or_default(), wall_ms),
     }
 }
 
@@ -201,7 +207,7 @@ fn tif(
     candidates: &[&Verifier],
     envelope: Option<&Value>,
     body: &Bytes,
-    now_ms: i64,
+    wall_ms: i64,
 ) -> AppResult<Authenticated> {
     let timestamp = required(headers, "x-tif-timestamp")?;
     let nonce = required(headers, "x-tif-nonce")?;
@@ -214,7 +220,7 @@ fn tif(
     if nonce.len() > NONCE_CHARS_MAX {
         return Err(refuse(format!("请求头 x-tif-nonce 过长（最多{NONCE_CHARS_MAX}个字符）")));
     }
-    within_window(ts * 1000, now_ms)?;
+    within_window(ts * 1000, wall_ms)?;
     let presented = signature.to_ascii_lowercase();
     let credential = candidates
         .iter()
@@ -222,7 +228,7 @@ fn tif(
         .ok_or_else(|| refuse("签名不正确"))?;
     same_institution(credential, envelope)?;
     app.gateway
-        .remember_nonce(format!("tif:{}:{nonce}", credential.client_id), ts * 1000 + TIMESTAMP_WINDOW_MS, now_ms)
+        .remember_nonce(format!("tif:{}:{nonce}", credential.client_id), ts * 1000 + TIMESTAMP_WINDOW_MS, wall_ms)
         .map_err(refuse)?;
     Ok(Authenticated { body: body.clone(), seal: None, credential_id: Some(credential.id) })
 }
@@ -233,7 +239,7 @@ fn hmac_sm3(
     candidates: &[&Verifier],
     envelope: Option<&Value>,
     (raw, body): (&Bytes, &Bytes),
-    now_ms: i64,
+    wall_ms: i64,
 ) -> AppResult<Authenticated> {
     let signature = required(headers, "x-ca-signature")?;
     let (timestamp, mac) = signature
@@ -241,7 +247,7 @@ fn hmac_sm3(
         .filter(|(t, m)| t.len() == 13 && t.bytes().all(|b| b.is_ascii_digit()) && m.len() == 64)
         .ok_or_else(|| refuse("请求头 x-ca-signature 格式应为“13位毫秒时间戳:64位十六进制签名”"))?;
     let ts: i64 = timestamp.parse().map_err(|_| refuse("请求头 x-ca-signature 的时间戳无效"))?;
-    within_window(ts, now_ms)?;
+    within_window(ts, wall_ms)?;
     let presented = format!("{timestamp}:{}", mac.to_ascii_uppercase());
     let credential = candidates
         .iter()
@@ -250,12 +256,12 @@ fn hmac_sm3(
     same_institution(credential, envelope)?;
     // No nonce header here: the same (key, timestamp, signature) twice is a replay.
     app.gateway
-        .remember_nonce(format!("hmac:{}:{presented}", credential.client_id), ts + TIMESTAMP_WINDOW_MS, now_ms)
+        .remember_nonce(format!("hmac:{}:{presented}", credential.client_id), ts + TIMESTAMP_WINDOW_MS, wall_ms)
         .map_err(refuse)?;
     Ok(Authenticated { body: body.clone(), seal: None, credential_id: Some(credential.id) })
 }
 
-fn sm2_sm4(app: &App, candidates: &[&Verifier], mut envelope: Value, now_ms: i64) -> AppResult<Authenticated> {
+fn sm2_sm4(app: &App, candidates: &[&Verifier], mut envelope: Value, wall_ms: i64) -> AppResult<Authenticated> {
     let signtype = text_field(&envelope, "signtype").unwrap_or_default();
     if !signtype.eq_ignore_ascii_case("SM2") {
         return Err(AppError::invalid("signtype", "应为 SM2"));
@@ -271,7 +277,7 @@ fn sm2_sm4(app: &App, candidates: &[&Verifier], mut envelope: Value, now_ms: i64
     let signature = gm::b64_decode(&cainfo).ok_or_else(|| AppError::invalid("cainfo", "应为Base64编码的SM2签名"))?;
     let inf_time = text_field(&envelope, "inf_time").ok_or_else(|| AppError::invalid("inf_time", "不能为空"))?;
     let inf_time = yibao_domain::DateTime::parse(&inf_time).map_err(|e| e.named("inf_time"))?;
-    within_window(inf_time.unix_seconds() * 1000, now_ms)?;
+    within_window(inf_time.unix_seconds() * 1000, wall_ms)?;
     let cipher_text = envelope
         .get("input")
         .and_then(Value::as_str)
@@ -299,7 +305,7 @@ fn sm2_sm4(app: &App, candidates: &[&Verifier], mut envelope: Value, now_ms: i64
     same_institution(credential, Some(&envelope))?;
     // The signature is randomized by conforming SM2 signers: the same one twice is a replay.
     app.gateway
-        .remember_nonce(format!("sm2:{}:{cainfo}", credential.client_id), now_ms + 2 * TIMESTAMP_WINDOW_MS, now_ms)
+        .remember_nonce(format!("sm2:{}:{cainfo}", credential.client_id), wall_ms + 2 * TIMESTAMP_WINDOW_MS, wall_ms)
         .map_err(refuse)?;
     envelope["input"] = input;
     let body = Bytes::from(serde_json::to_vec(&envelope).map_err(|e| AppError::Internal(e.to_string()))?);

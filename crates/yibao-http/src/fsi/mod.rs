@@ -30,8 +30,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use yibao_app::AppError;
 use yibao_app::fsi::Output;
+use yibao_app::{AppError, Clock};
 use yibao_domain::FieldError;
 
 use crate::AppState;
@@ -109,12 +109,18 @@ fn respond(head: &envelope::ResponseHead, output_json: &str) -> Response {
 }
 
 /// An unsealed response head (no cainfo, signtype or enctype), answered now.
-fn head(infcode: i32, inf_refmsgid: String, received_ms: i64, err_msg: Option<String>) -> envelope::ResponseHead {
+fn head(
+    clock: Clock,
+    infcode: i32,
+    inf_refmsgid: String,
+    received_ms: i64,
+    err_msg: Option<String>,
+) -> envelope::ResponseHead {
     envelope::ResponseHead {
         infcode,
         inf_refmsgid,
         refmsg_time: stamp(received_ms),
-        respond_time: stamp(yibao_store::now_ms()),
+        respond_time: stamp(clock.now_ms()),
         err_msg,
         warn_msg: None,
         cainfo: String::new(),
@@ -128,8 +134,8 @@ fn refmsgid(node_admdvs: &str, received_ms: i64) -> String {
     yibao_app::fsi::new_refmsgid(node_admdvs, yibao_domain::DateTime::from_unix_ms(received_ms))
 }
 
-fn failure(received_ms: i64, node_admdvs: &str, e: &AppError) -> Response {
-    respond(&head(-1, refmsgid(node_admdvs, received_ms), received_ms, Some(err_msg(e))), "null")
+fn failure(clock: Clock, received_ms: i64, node_admdvs: &str, e: &AppError) -> Response {
+    respond(&head(clock, -1, refmsgid(node_admdvs, received_ms), received_ms, Some(err_msg(e))), "null")
 }
 
 fn success(
@@ -143,10 +149,15 @@ fn success(
         None => (output_json, String::new(), String::new(), String::new()),
         Some(seal) => match gateway::seal_output(&state.app, seal, &output_json) {
             Ok((cipher, cainfo)) => (Value::String(cipher).to_string(), cainfo, "SM2".to_owned(), "SM4".to_owned()),
-            Err(e) => return failure(received_ms, NODE_ADMDVS_DEFAULT, &e),
+            Err(e) => return failure(state.app.config.clock, received_ms, NODE_ADMDVS_DEFAULT, &e),
         },
     };
-    let head = envelope::ResponseHead { cainfo, signtype, enctype, ..head(0, inf_refmsgid, received_ms, None) };
+    let head = envelope::ResponseHead {
+        cainfo,
+        signtype,
+        enctype,
+        ..head(state.app.config.clock, 0, inf_refmsgid, received_ms, None)
+    };
     respond(&head, &output_json)
 }
 
@@ -181,7 +192,10 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let received_ms = yibao_store::now_ms();
+    // Business time (the settlement's, the message log's): the app's clock
+    // (`yibao_app::clock`).
+    let clock = state.app.config.clock;
+    let received_ms = clock.now_ms();
     // The envelope as JSON: the body itself, or for a multipart 9101 upload
     // the envelope rebuilt from its parts. Authentication signs the raw body
     // and checks the institution named in this envelope.
@@ -199,14 +213,14 @@ async fn handle(
     };
     let json = match json {
         Ok(json) => json,
-        Err(e) => return failure(received_ms, &node_of(&body), &e),
+        Err(e) => return failure(clock, received_ms, &node_of(&body), &e),
     };
     let (body, seal) = match gateway::authenticate(&state.app, &headers, &body, &json, received_ms).await {
         Ok(auth) => (auth.body, auth.seal),
         Err(e) => {
             let reason = err_msg(&e);
             tracing::warn!(peer = %peer.ip(), reason, "national interface call refused by gateway authentication");
-            return failure(received_ms, &node_of(&json), &e);
+            return failure(clock, received_ms, &node_of(&json), &e);
         }
     };
     let started = std::time::Instant::now();
@@ -233,7 +247,7 @@ async fn handle(
             bytes,
         )
             .into_response(),
-        Err(e) => failure(received_ms, &node_of(&body), &e),
+        Err(e) => failure(clock, received_ms, &node_of(&body), &e),
     }
 }
 

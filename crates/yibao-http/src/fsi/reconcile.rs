@@ -182,6 +182,7 @@ fn prefixed(e: AppError, prefix: &str) -> AppError {
 /// compared with the platform's rows; the differences go into a result
 /// file fetched with 9102, and the verdict is answered at once as well.
 pub async fn details(app: &App, ctx: FsiCtx, d: DetailsIn) -> AppResult<Reply> {
+    let received_ms = ctx.now_ms;
     let file_no = fsi_app::parse_id("input.data.file_qury_no", &d.file_qury_no, 40)?;
     let node = ctx.node_admdvs.clone();
     let output = app
@@ -238,12 +239,13 @@ pub async fn details(app: &App, ctx: FsiCtx, d: DetailsIn) -> AppResult<Reply> {
         .await?;
     Ok(Reply::Output {
         output: output.into(),
-        inf_refmsgid: fsi_app::new_refmsgid(&node, DateTime::from_unix_ms(yibao_store::now_ms())),
+        inf_refmsgid: fsi_app::new_refmsgid(&node, DateTime::from_unix_ms(received_ms)),
     })
 }
 
 /// 9101 文件上传: keeps the file for a day under a new 文件查询号.
 pub async fn upload(app: &App, ctx: FsiCtx, u: UploadIn) -> AppResult<Reply> {
+    let received_ms = ctx.now_ms;
     use base64::Engine as _;
     let content = match u.content {
         UploadContent::Base64(text) => base64::engine::general_purpose::STANDARD
@@ -286,6 +288,6 @@ pub async fn upload(app: &App, ctx: FsiCtx, u: UploadIn) -> AppResult<Reply> {
         .await?;
     Ok(Reply::Output {
         output: output.into(),
-        inf_refmsgid: fsi_app::new_refmsgid(&node, DateTime::from_unix_ms(yibao_store::now_ms())),
+        inf_refmsgid: fsi_app::new_refmsgid(&node, DateTime::from_unix_ms(received_ms)),
     })
 }

@@ -561,6 +561,7 @@ pub fn dictionary(tx: &mut dyn Tx, q: &DictQuery) -> AppResult<Value> {
 /// 1301–1321 目录下载: prepares a tab-separated file of the catalogue for
 /// 9102. A `ver` equal to the current version gets an empty file.
 pub async fn catalog_download(app: &App, ctx: FsiCtx, infno: &str, ver: &str) -> AppResult<Reply> {
+    let received_ms = ctx.now_ms;
     let catalog = app.catalog.view(app).await?;
     let code = infno.to_owned();
     let ver = ver.trim().to_owned();
@@ -625,7 +626,7 @@ pub async fn catalog_download(app: &App, ctx: FsiCtx, infno: &str, ver: &str) ->
         output: json!({"file_qury_no": kept.file_qury_no, "filename": filename, "dld_end_time": ends.to_string(),
                        "data_cnt": count, "ver": version})
         .into(),
-        inf_refmsgid: fsi_app::new_refmsgid("000000", DateTime::from_unix_ms(yibao_store::now_ms())),
+        inf_refmsgid: fsi_app::new_refmsgid("000000", DateTime::from_unix_ms(received_ms)),
     })
 }
 

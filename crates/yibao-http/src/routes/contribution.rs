@@ -126,7 +126,7 @@ pub async fn notify(
     if !channel.is_online() {
         return Err(yibao_app::AppError::invalid("channel", "该渠道没有回调").into());
     }
-    let ctx = payment::channel_ctx(channel, peer.ip().to_string(), current_request_id(), yibao_store::now_ms());
+    let ctx = payment::channel_ctx(channel, peer.ip().to_string(), current_request_id(), state.app.now_ms());
     let outcome = payment::notify(&state.app, &ctx, channel, body.to_vec()).await?;
     let status = if outcome.accepted { StatusCode::OK } else { StatusCode::BAD_REQUEST };
     Ok((status, [(header::CONTENT_TYPE, outcome.content_type)], outcome.body).into_response())
