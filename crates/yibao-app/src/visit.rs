@@ -303,6 +303,15 @@ fn open_visit(tx: &mut dyn Tx, ctx: &FsiCtx, v: OpenVisit<'_>) -> AppResult<Visi
     Ok(visit)
 }
 
+/// The reads [`register`] makes first, to prefetch: the person and their
+/// enrollments.
+pub fn register_reads(r: &Registration) -> Vec<yibao_store::Read> {
+    vec![
+        yibao_store::enrollment::person_for_visit_read(&r.psn_no),
+        yibao_store::enrollment::enrollment_details_read(&r.psn_no),
+    ]
+}
+
 /// 2201: opens an outpatient visit.
 pub fn register(tx: &mut dyn Tx, ctx: &FsiCtx, r: &Registration, raw: &Value) -> AppResult<Outcome> {
     let visit = open_visit(
@@ -714,6 +723,11 @@ pub fn prepare_lines(
 
 /// 2204 / 2301: stores fee lines prepared by [`prepare_lines`] on their
 /// visit and answers each line's valuation.
+/// The read [`upload_lines`] makes first, to prefetch: the visit, locked.
+pub fn upload_reads(backend: yibao_store::Backend, lines: &PreparedLines) -> Vec<yibao_store::Read> {
+    vec![repo::get_read(backend, &lines.mdtrt_id, true)]
+}
+
 pub fn upload_lines(tx: &mut dyn Tx, ctx: &FsiCtx, lines: &PreparedLines, output_json: &str) -> AppResult<Outcome> {
     let effect = add_lines(tx, ctx, &lines.mdtrt_id, lines)?;
     Ok(Outcome { output: crate::fsi::Output::Json(output_json.to_owned()), effect })

@@ -6,7 +6,7 @@ use yibao_domain::division::DivisionCode;
 use yibao_domain::enrollment::{Certificate, Enrollment, EnrollmentStatus, Person};
 
 use crate::params;
-use crate::sql::{DbError, DbResult, Row, Tx, Value, insert_many, placeholders};
+use crate::sql::{DbError, DbResult, Read, Row, Tx, Value, insert_many, placeholders};
 
 fn decode<T>(r: Parsed<T>) -> DbResult<T> {
     r.map_err(|e| DbError::decode(format!("{}: {}", e.field, e.reason)))
@@ -79,17 +79,29 @@ pub fn person_for_visit_by_certno(tx: &mut dyn Tx, certno: &str) -> DbResult<Opt
     person_for_visit_where(tx, "certno", certno)
 }
 
-fn person_for_visit_where(tx: &mut dyn Tx, column: &'static str, key: &str) -> DbResult<Option<PersonForVisit>> {
-    tx.query_opt(
-        &format!(
+/// The read of [`person_for_visit`], to prefetch ([`Tx::prefetch`]).
+pub fn person_for_visit_read(psn_no: &str) -> Read {
+    person_for_visit_where_read("psn_no", psn_no)
+}
+
+fn person_for_visit_where_read(column: &'static str, key: &str) -> Read {
+    Read::new(
+        format!(
             "SELECT {PERSON_COLUMNS}, coverage_seq, \
              (SELECT balance_fen FROM account WHERE account.psn_no = person.psn_no) \
              FROM person WHERE {column} = $1"
         ),
         params![key],
-    )?
-    .map(|r| Ok(PersonForVisit { person: person_from_row(&r)?, coverage_seq: r.i64(11)?, account_balance: r.get(12)? }))
-    .transpose()
+    )
+}
+
+fn person_for_visit_where(tx: &mut dyn Tx, column: &'static str, key: &str) -> DbResult<Option<PersonForVisit>> {
+    person_for_visit_where_read(column, key)
+        .query_opt(tx)?
+        .map(|r| {
+            Ok(PersonForVisit { person: person_from_row(&r)?, coverage_seq: r.i64(11)?, account_balance: r.get(12)? })
+        })
+        .transpose()
 }
 
 /// Most persons one bump statement names (the placeholders of one statement
@@ -256,13 +268,15 @@ pub fn insert_enrollment_detail(tx: &mut dyn Tx, d: &EnrollmentDetail, now_ms: i
 }
 
 pub fn enrollment_details_of(tx: &mut dyn Tx, psn_no: &str) -> DbResult<Vec<EnrollmentDetail>> {
-    tx.query(
-        &format!("SELECT {DETAIL_COLUMNS} FROM enrollment WHERE psn_no = $1 ORDER BY begin_date, id"),
+    enrollment_details_read(psn_no).query(tx)?.iter().map(detail_from_row).collect()
+}
+
+/// The read of [`enrollment_details_of`], to prefetch ([`Tx::prefetch`]).
+pub fn enrollment_details_read(psn_no: &str) -> Read {
+    Read::new(
+        format!("SELECT {DETAIL_COLUMNS} FROM enrollment WHERE psn_no = $1 ORDER BY begin_date, id"),
         params![psn_no],
-    )?
-    .iter()
-    .map(detail_from_row)
-    .collect()
+    )
 }
 
 pub fn enrollment_detail(tx: &mut dyn Tx, id: i64) -> DbResult<Option<EnrollmentDetail>> {

@@ -2,7 +2,7 @@
 //! files for download.
 
 use crate::params;
-use crate::sql::{DbErrorKind, DbResult, RowsExpected, Tx, Value};
+use crate::sql::{DbErrorKind, DbResult, Read, RowsExpected, Tx, Value};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignIn {
@@ -79,25 +79,31 @@ pub struct Message {
     pub reversed_by: Option<String>,
 }
 
-pub fn message(tx: &mut dyn Tx, fixmedins_code: &str, msgid: &str) -> DbResult<Option<Message>> {
-    tx.query_opt(
+/// The read of [`message`], to prefetch ([`Tx::prefetch`]).
+pub fn message_read(fixmedins_code: &str, msgid: &str) -> Read {
+    Read::new(
         "SELECT fixmedins_code, msgid, infno, body_sha256, inf_refmsgid, output, effect, reversed_by FROM fsi_message \
          WHERE fixmedins_code = $1 AND msgid = $2",
         params![fixmedins_code, msgid],
-    )?
-    .map(|r| {
-        Ok(Message {
-            fixmedins_code: r.text(0)?,
-            msgid: r.text(1)?,
-            infno: r.text(2)?,
-            body_sha256: r.text(3)?,
-            inf_refmsgid: r.text(4)?,
-            output: r.get(5)?,
-            effect: r.get(6)?,
-            reversed_by: r.get(7)?,
+    )
+}
+
+pub fn message(tx: &mut dyn Tx, fixmedins_code: &str, msgid: &str) -> DbResult<Option<Message>> {
+    message_read(fixmedins_code, msgid)
+        .query_opt(tx)?
+        .map(|r| {
+            Ok(Message {
+                fixmedins_code: r.text(0)?,
+                msgid: r.text(1)?,
+                infno: r.text(2)?,
+                body_sha256: r.text(3)?,
+                inf_refmsgid: r.text(4)?,
+                output: r.get(5)?,
+                effect: r.get(6)?,
+                reversed_by: r.get(7)?,
+            })
         })
-    })
-    .transpose()
+        .transpose()
 }
 
 /// Records a message; `false` if the msgid was already taken (a concurrent retry).

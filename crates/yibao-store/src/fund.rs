@@ -13,7 +13,7 @@ use yibao_domain::fund::{
 use yibao_domain::{Date, Money, Parsed};
 
 use crate::params;
-use crate::sql::{DbError, DbResult, Row, Tx, Value, insert_many, insert_many_deferred};
+use crate::sql::{DbError, DbResult, Read, Row, Tx, Value, insert_many, insert_many_deferred};
 
 fn decode<T>(r: Parsed<T>) -> DbResult<T> {
     r.map_err(|e| DbError::decode(format!("{}: {}", e.field, e.reason)))
@@ -231,10 +231,18 @@ fn key_from(r: &Row, at: usize) -> DbResult<AccountKey> {
 
 /// The last closed month, if any.
 pub fn closed_through(tx: &mut dyn Tx) -> DbResult<Option<Month>> {
-    tx.query_one("SELECT MAX(month) FROM fund_close", params![])?
+    closed_through_read()
+        .query(tx)?
+        .first()
+        .ok_or_else(|| DbError::decode("an aggregate answers with one row"))?
         .opt_text(0)?
         .map(|m| decode(Month::parse(&m)))
         .transpose()
+}
+
+/// The read of [`closed_through`], to prefetch ([`Tx::prefetch`]).
+pub fn closed_through_read() -> Read {
+    Read::new("SELECT MAX(month) FROM fund_close", params![])
 }
 
 /// How a date range is read: whole closed months from the snapshots, the

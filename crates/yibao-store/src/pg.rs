@@ -16,6 +16,11 @@
 //! next job (or at once if none is waiting). The server runs them in order; the first error is
 //! returned, and the statements after it fail too (the transaction is
 //! aborted), so nothing after a failed write takes effect.
+//!
+//! **Prefetching.** A job that knows the reads it will make names them in
+//! [`Tx::prefetch`]; they go in one round trip and their rows are kept for
+//! the job's own queries, under the rules written there (a write to a table
+//! a kept read names drops it; a lock taken by a query not kept drops all).
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
@@ -28,7 +33,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, NoTls, Statement};
 
-use crate::sql::{Backend, DbError, DbErrorKind, DbResult, Row, RowsExpected, Tx, Value};
+use crate::sql::{Backend, DbError, DbErrorKind, DbResult, Read, Row, RowsExpected, Tx, Value};
 
 pub struct PgConn {
     /// Single-threaded: it runs the connection task only while this thread
@@ -38,6 +43,21 @@ pub struct PgConn {
     statements: HashMap<String, Statement>,
     /// Sent with the next statement; never more than `PENDING_MAX`.
     pending: Vec<Pending>,
+    /// The rows of the job's prefetched reads not yet used; never more than
+    /// `PREFETCH_MAX`.
+    kept: Vec<Kept>,
+}
+
+/// Reads one [`Tx::prefetch`] call sends at most.
+pub const PREFETCH_MAX: usize = 16;
+
+/// A prefetched read and its rows.
+struct Kept {
+    read: Read,
+    /// The tables it reads (lower case), or `None` when its text could not
+    /// be read: then any write drops it.
+    tables: Option<Vec<String>>,
+    rows: Vec<Row>,
 }
 
 /// Statements cached per connection before the cache is cleared (a bound on
@@ -141,7 +161,7 @@ impl PgConn {
                 tracing::warn!(error = %e, "PostgreSQL connection ended");
             }
         });
-        Ok(PgConn { runtime, client, statements: HashMap::new(), pending: Vec::new() })
+        Ok(PgConn { runtime, client, statements: HashMap::new(), pending: Vec::new(), kept: Vec::new() })
     }
 
     fn statement(&mut self, sql: &str) -> DbResult<Statement> {
@@ -154,7 +174,7 @@ impl PgConn {
         // The pending statements go first: a Parse sent before a pending
         // ROLLBACK would meet the aborted transaction that ROLLBACK ends.
         // A round trip, but only when a statement is new to the connection.
-        self.flush()?;
+        self.send_pending()?;
         let s = self.runtime.block_on(self.client.prepare(sql)).map_err(map_err)?;
         self.statements.insert(sql.to_owned(), s.clone());
         Ok(s)
@@ -165,6 +185,20 @@ impl PgConn {
     /// statement, or a deferred write that changed an unexpected number of
     /// rows).
     fn send(&mut self, last: Request<'_>) -> DbResult<Reply> {
+        let mut replies = self.send_all(vec![last])?;
+        Ok(replies.pop().unwrap_or(Reply::Done))
+    }
+
+    fn send_pending(&mut self) -> DbResult<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.send(Request::None).map(|_| ())
+    }
+
+    /// [`PgConn::send`] for several requests: their replies in order, or
+    /// the first error.
+    fn send_all(&mut self, lasts: Vec<Request<'_>>) -> DbResult<Vec<Reply>> {
         let pending = std::mem::take(&mut self.pending);
         let client = &self.client;
         let mut calls: Vec<Call<'_>> = Vec::with_capacity(pending.len() + 1);
@@ -176,19 +210,20 @@ impl PgConn {
                 }
             });
         }
-        match last {
-            Request::None => {}
-            Request::Control(sql) => {
-                calls.push(Box::pin(async move { client.batch_execute(sql).await.map(|()| Reply::Done) }))
+        let mut asked = 0;
+        for last in lasts {
+            match last {
+                Request::None => continue,
+                Request::Control(sql) => {
+                    calls.push(Box::pin(async move { client.batch_execute(sql).await.map(|()| Reply::Done) }))
+                }
+                Request::Execute(statement, params) => calls.push(Box::pin(async move {
+                    client.execute(&statement, &params_of(params)).await.map(Reply::Changed)
+                })),
+                Request::Query(statement, params) => calls
+                    .push(Box::pin(async move { client.query(&statement, &params_of(params)).await.map(Reply::Rows) })),
             }
-            Request::Execute(statement, params) => {
-                calls.push(Box::pin(
-                    async move { client.execute(&statement, &params_of(params)).await.map(Reply::Changed) },
-                ))
-            }
-            Request::Query(statement, params) => {
-                calls.push(Box::pin(async move { client.query(&statement, &params_of(params)).await.map(Reply::Rows) }))
-            }
+            asked += 1;
         }
         let mut replies = self.runtime.block_on(all_in_order(calls)).into_iter();
         let mut first_error: Option<DbError> = None;
@@ -203,13 +238,22 @@ impl PgConn {
                 (Ok(_), _) => {}
             }
         }
-        let last = replies.next();
         if let Some(e) = first_error {
             return Err(e);
         }
-        match last {
-            None => Ok(Reply::Done),
-            Some(r) => r.map_err(map_err),
+        let answers: Vec<Reply> = replies.map(|r| r.map_err(map_err)).collect::<DbResult<_>>()?;
+        assert_eq!(answers.len(), asked, "a reply per request");
+        Ok(answers)
+    }
+
+    /// Drops the kept reads a write to `sql`'s table could change.
+    fn forget_reads_changed_by(&mut self, sql: &str) {
+        if self.kept.is_empty() {
+            return;
+        }
+        match table_written(sql) {
+            Some(table) => self.kept.retain(|k| k.tables.as_ref().is_some_and(|t| !t.contains(&table))),
+            None => self.kept.clear(),
         }
     }
 }
@@ -275,6 +319,7 @@ impl Tx for PgConn {
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> DbResult<u64> {
+        self.forget_reads_changed_by(sql);
         let statement = self.statement(sql)?;
         match self.send(Request::Execute(statement, params))? {
             Reply::Changed(n) => Ok(n),
@@ -283,14 +328,21 @@ impl Tx for PgConn {
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> DbResult<Vec<Row>> {
+        if let Some(i) = self.kept.iter().position(|k| k.read.sql == sql && k.read.params == params) {
+            return Ok(self.kept.remove(i).rows);
+        }
+        if takes_a_lock(sql) {
+            self.kept.clear();
+        }
         let statement = self.statement(sql)?;
         let Reply::Rows(rows) = self.send(Request::Query(statement, params))? else {
             unreachable!("a query answers with rows")
         };
-        rows.iter().map(|r| (0..r.len()).map(|i| convert(r, i)).collect::<DbResult<Vec<_>>>().map(Row::new)).collect()
+        rows.iter().map(convert_row).collect()
     }
 
     fn execute_batch(&mut self, sql: &str) -> DbResult<()> {
+        self.kept.clear();
         if opens_a_transaction_or_savepoint(sql) && self.pending.len() < PENDING_MAX {
             self.pending.push(Pending::Control(sql.to_owned()));
             return Ok(());
@@ -305,6 +357,7 @@ impl Tx for PgConn {
     }
 
     fn execute_deferred(&mut self, sql: &str, params: &[Value], expected: Option<RowsExpected>) -> DbResult<()> {
+        self.forget_reads_changed_by(sql);
         let statement = self.statement(sql)?;
         self.pending.push(Pending::Write { statement, params: params.to_vec(), expected });
         if self.pending.len() >= PENDING_MAX {
@@ -314,6 +367,7 @@ impl Tx for PgConn {
     }
 
     fn end_read_transaction(&mut self) -> DbResult<()> {
+        self.kept.clear();
         if self.pending.len() >= PENDING_MAX {
             return self.execute_batch("ROLLBACK");
         }
@@ -322,11 +376,79 @@ impl Tx for PgConn {
     }
 
     fn flush(&mut self) -> DbResult<()> {
-        if self.pending.is_empty() {
+        self.kept.clear();
+        self.send_pending()
+    }
+
+    fn prefetch(&mut self, reads: &[Read]) -> DbResult<()> {
+        assert!(reads.len() <= PREFETCH_MAX, "{} reads prefetched at once (at most {PREFETCH_MAX})", reads.len());
+        self.kept.clear();
+        if reads.is_empty() {
             return Ok(());
         }
-        self.send(Request::None).map(|_| ())
+        let statements: Vec<Statement> = reads.iter().map(|r| self.statement(&r.sql)).collect::<DbResult<_>>()?;
+        let requests: Vec<Request<'_>> =
+            statements.into_iter().zip(reads).map(|(s, r)| Request::Query(s, &r.params)).collect();
+        let replies = self.send_all(requests)?;
+        for (read, reply) in reads.iter().zip(replies) {
+            let Reply::Rows(rows) = reply else { unreachable!("a query answers with rows") };
+            let rows = rows.iter().map(convert_row).collect::<DbResult<Vec<Row>>>()?;
+            self.kept.push(Kept { read: read.clone(), tables: tables_read(&read.sql), rows });
+        }
+        Ok(())
     }
+}
+
+fn convert_row(r: &tokio_postgres::Row) -> DbResult<Row> {
+    (0..r.len()).map(|i| convert(r, i)).collect::<DbResult<Vec<_>>>().map(Row::new)
+}
+
+/// The words of a statement, split at white space, commas and parentheses.
+fn words(sql: &str) -> impl Iterator<Item = &str> {
+    sql.split(|c: char| c.is_whitespace() || matches!(c, ',' | '(' | ')' | ';')).filter(|w| !w.is_empty())
+}
+
+/// The tables a query reads: every name after FROM or JOIN, in lower case.
+/// `None` if a FROM or JOIN is not followed by a plain name.
+fn tables_read(sql: &str) -> Option<Vec<String>> {
+    let mut tables = Vec::new();
+    let mut w = words(sql);
+    while let Some(word) = w.next() {
+        if word.eq_ignore_ascii_case("FROM") || word.eq_ignore_ascii_case("JOIN") {
+            let name = w.next()?;
+            if name.eq_ignore_ascii_case("SELECT") || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return None;
+            }
+            tables.push(name.to_ascii_lowercase());
+        }
+    }
+    Some(tables)
+}
+
+/// The table an INSERT, UPDATE or DELETE writes, in lower case.
+fn table_written(sql: &str) -> Option<String> {
+    let mut w = words(sql);
+    let first = w.next()?.to_ascii_uppercase();
+    let name = match first.as_str() {
+        "INSERT" => w.next().filter(|x| x.eq_ignore_ascii_case("INTO")).and_then(|_| w.next())?,
+        "UPDATE" => w.next()?,
+        "DELETE" => w.next().filter(|x| x.eq_ignore_ascii_case("FROM")).and_then(|_| w.next())?,
+        _ => return None,
+    };
+    name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_').then(|| name.to_ascii_lowercase())
+}
+
+/// Whether a query locks rows (`FOR UPDATE`, `FOR SHARE`, …).
+fn takes_a_lock(sql: &str) -> bool {
+    let mut w = words(sql).peekable();
+    while let Some(word) = w.next() {
+        if word.eq_ignore_ascii_case("FOR")
+            && w.peek().is_some_and(|n| ["UPDATE", "SHARE", "NO", "KEY"].iter().any(|k| n.eq_ignore_ascii_case(k)))
+        {
+            return true;
+        }
+    }
+    false
 }
 
 /// `BEGIN …` or `SAVEPOINT …` alone: nothing to answer but an error the
@@ -337,8 +459,77 @@ fn opens_a_transaction_or_savepoint(sql: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{PgConn, is_transaction_control, opens_a_transaction_or_savepoint};
-    use crate::sql::{DbErrorKind, Tx, Value};
+    use super::{
+        PgConn, is_transaction_control, opens_a_transaction_or_savepoint, table_written, tables_read, takes_a_lock,
+    };
+    use crate::sql::{DbErrorKind, Read, Tx, Value};
+
+    #[test]
+    fn the_tables_a_statement_reads_writes_or_locks() {
+        let read = "SELECT p.psn_no, (SELECT balance_fen FROM account WHERE account.psn_no = p.psn_no) \
+                    FROM person p JOIN enrollment e ON e.psn_no = p.psn_no WHERE p.psn_no = $1";
+        assert_eq!(tables_read(read), Some(vec!["account".into(), "person".into(), "enrollment".into()]));
+        assert_eq!(tables_read("SELECT MAX(month) FROM fund_close"), Some(vec!["fund_close".into()]));
+        assert_eq!(tables_read("SELECT 1"), Some(vec![]));
+        assert_eq!(tables_read("SELECT x FROM (SELECT 1 AS x) s"), None, "a derived table is not a plain name");
+        assert_eq!(table_written("INSERT INTO fee_detail (a, b) VALUES ($1, $2)").as_deref(), Some("fee_detail"));
+        assert_eq!(table_written("insert into visit(a) values ($1)").as_deref(), Some("visit"));
+        assert_eq!(table_written("UPDATE account SET seq = $1 WHERE psn_no = $2").as_deref(), Some("account"));
+        assert_eq!(table_written("DELETE FROM fsi_signin WHERE sign_no = $1").as_deref(), Some("fsi_signin"));
+        assert_eq!(table_written("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x"), None);
+        assert!(takes_a_lock("SELECT state FROM accumulator WHERE psn_no = $1 FOR UPDATE"));
+        assert!(takes_a_lock("SELECT id FROM visit WHERE mdtrt_id = $1 for no key update"));
+        assert!(!takes_a_lock("SELECT id FROM visit WHERE info LIKE 'FOR'"));
+    }
+
+    /// A kept read answers the job's same query once, with the rows of the
+    /// moment it was sent; a write to its table, a lock taken by a query
+    /// not kept, or the job's end drops it. Another connection's commits in
+    /// between show which answers came from the kept rows (READ COMMITTED
+    /// would see them on a fresh read).
+    #[test]
+    fn prefetched_reads_are_used_until_a_write_or_a_lock_could_change_them() {
+        let Some(url) = crate::testing::postgres_url() else { return };
+        let mut c = PgConn::connect(&url).unwrap();
+        let mut other = PgConn::connect(&url).unwrap();
+        let (a, b) = {
+            let n = crate::ids::next_id();
+            (format!("prefetch_a_{n}"), format!("prefetch_b_{n}"))
+        };
+        c.execute_batch(&format!("CREATE TABLE {a} (id BIGINT); CREATE TABLE {b} (id BIGINT)")).unwrap();
+        c.execute_batch(&format!("INSERT INTO {a} VALUES (1); INSERT INTO {b} VALUES (1)")).unwrap();
+        let count_a = Read::new(format!("SELECT COUNT(*) FROM {a}"), &[]);
+        let count_a_above = Read::new(format!("SELECT COUNT(*) FROM {a} WHERE id > $1"), &[Value::Int(0)]);
+        let count_b = Read::new(format!("SELECT COUNT(*) FROM {b}"), &[]);
+        let count = |c: &mut PgConn, r: &Read| r.query(c).unwrap()[0].i64(0).unwrap();
+        let add = |other: &mut PgConn, t: &str| other.execute(&format!("INSERT INTO {t} VALUES (2)"), &[]).unwrap();
+
+        c.execute_batch("BEGIN").unwrap();
+        c.prefetch(&[count_a.clone(), count_b.clone(), count_a_above.clone()]).unwrap();
+        add(&mut other, &a);
+        add(&mut other, &b);
+        assert_eq!(count(&mut c, &count_a), 1, "kept: the rows of the moment it was sent");
+        assert_eq!(count(&mut c, &count_a), 2, "used once: the same query again is read afresh");
+        c.execute(&format!("INSERT INTO {a} VALUES (3)"), &[]).unwrap();
+        assert_eq!(count(&mut c, &count_a_above), 3, "a write to its table dropped it");
+        assert_eq!(count(&mut c, &count_b), 1, "a write to another table did not");
+
+        c.prefetch(std::slice::from_ref(&count_b)).unwrap();
+        add(&mut other, &b);
+        c.query(&format!("SELECT id FROM {a} WHERE id = 3 FOR UPDATE"), &[]).unwrap();
+        assert_eq!(count(&mut c, &count_b), 3, "a lock taken by a query not kept dropped it");
+
+        c.prefetch(std::slice::from_ref(&count_b)).unwrap();
+        c.flush().unwrap();
+        add(&mut other, &b);
+        assert_eq!(count(&mut c, &count_b), 4, "the job's end dropped it");
+
+        c.execute_deferred(&format!("INSERT INTO {b} VALUES (5)"), &[], None).unwrap();
+        c.prefetch(std::slice::from_ref(&count_b)).unwrap();
+        assert_eq!(count(&mut c, &count_b), 5, "a pending write goes before the reads");
+        c.execute_batch("ROLLBACK").unwrap();
+        c.execute_batch(&format!("DROP TABLE {a}; DROP TABLE {b}")).unwrap();
+    }
 
     #[test]
     fn transaction_control_keeps_the_statement_cache() {

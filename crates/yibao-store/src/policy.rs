@@ -5,7 +5,7 @@ use yibao_domain::settlement::Accumulators;
 use yibao_domain::{Date, Parsed};
 
 use crate::params;
-use crate::sql::{DbError, DbErrorKind, DbResult, Row, RowsExpected, Tx};
+use crate::sql::{Backend, DbError, DbErrorKind, DbResult, Read, Row, RowsExpected, Tx};
 
 fn decode<T>(r: Parsed<T>) -> DbResult<T> {
     r.map_err(|e| DbError::decode(format!("{}: {}", e.field, e.reason)))
@@ -137,21 +137,27 @@ pub struct AccumulatorKey {
 
 /// The year-to-date accumulators of a person and their version (0 when none yet).
 pub fn accumulators(tx: &mut dyn Tx, key: &AccumulatorKey) -> DbResult<(Accumulators, i64)> {
-    read_accumulators(tx, key, "")
+    read_accumulators(tx, key, false)
 }
 
 /// The same, locking the row until the end of the write transaction.
 pub fn accumulators_for_update(tx: &mut dyn Tx, key: &AccumulatorKey) -> DbResult<(Accumulators, i64)> {
-    let lock = tx.for_update();
-    read_accumulators(tx, key, lock)
+    read_accumulators(tx, key, true)
 }
 
-fn read_accumulators(tx: &mut dyn Tx, key: &AccumulatorKey, lock: &str) -> DbResult<(Accumulators, i64)> {
+/// The read of [`accumulators_for_update`] (`lock`) or [`accumulators`],
+/// to prefetch ([`Tx::prefetch`]).
+pub fn accumulators_read(backend: Backend, key: &AccumulatorKey, lock: bool) -> Read {
     let AccumulatorKey { psn_no, insutype, year } = key;
-    let row = tx.query_opt(
-        &format!("SELECT state, version FROM accumulator WHERE psn_no = $1 AND insutype = $2 AND year = $3{lock}"),
+    let lock = if lock { backend.for_update() } else { "" };
+    Read::new(
+        format!("SELECT state, version FROM accumulator WHERE psn_no = $1 AND insutype = $2 AND year = $3{lock}"),
         params![psn_no.as_str(), insutype.code(), *year],
-    )?;
+    )
+}
+
+fn read_accumulators(tx: &mut dyn Tx, key: &AccumulatorKey, lock: bool) -> DbResult<(Accumulators, i64)> {
+    let row = accumulators_read(tx.backend(), key, lock).query_opt(tx)?;
     match row {
         None => Ok((Accumulators::default(), 0)),
         Some(r) => {

@@ -25,6 +25,15 @@ impl Backend {
             Backend::Postgres => "postgres",
         }
     }
+
+    /// `SELECT … FOR UPDATE` where the backend has row locks; empty on SQLite,
+    /// whose single writer already serializes every write.
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -317,6 +326,31 @@ impl Row {
     }
 }
 
+/// A query a job is about to make, named ahead of time so that the backend
+/// can send several in one round trip ([`Tx::prefetch`]). A repository
+/// function that offers one builds its own query from it, so the two never
+/// differ.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Read {
+    pub sql: String,
+    pub params: Vec<Value>,
+}
+
+impl Read {
+    pub fn new(sql: impl Into<String>, params: &[Value]) -> Read {
+        Read { sql: sql.into(), params: params.to_vec() }
+    }
+
+    /// Runs it now.
+    pub fn query(&self, tx: &mut dyn Tx) -> DbResult<Vec<Row>> {
+        tx.query(&self.sql, &self.params)
+    }
+
+    pub fn query_opt(&self, tx: &mut dyn Tx) -> DbResult<Option<Row>> {
+        tx.query_opt(&self.sql, &self.params)
+    }
+}
+
 /// A database transaction. Repositories take `&mut dyn Tx` and never see
 /// which backend they run on, except through [`Tx::backend`] for the rare
 /// statement that cannot be written portably.
@@ -362,6 +396,25 @@ pub trait Tx {
         Ok(())
     }
 
+    /// Runs `reads` now, in order, and keeps their rows for the job's own
+    /// [`Tx::query`] calls with the same text and parameters, which then
+    /// cost nothing. PostgreSQL sends them in one round trip; SQLite, whose
+    /// reads cost no round trip, ignores the call.
+    ///
+    /// A kept result is what the query would have returned at this point of
+    /// the job, so it is used only while that is still what it would return
+    /// now: a write by the job to a table the read names drops the read, and
+    /// a lock the job takes by a query not kept drops every read (the lock
+    /// may guard rows a kept read saw before it was taken). A job prefetches
+    /// the reads it makes before it writes, in the order it makes them; a
+    /// read it then does not make (a guess that missed) costs nothing but
+    /// its share of the round trip. What is kept is dropped when the job
+    /// ends.
+    fn prefetch(&mut self, reads: &[Read]) -> DbResult<()> {
+        let _ = reads;
+        Ok(())
+    }
+
     fn query_opt(&mut self, sql: &str, params: &[Value]) -> DbResult<Option<Row>> {
         let mut rows = self.query(sql, params)?;
         if rows.len() > 1 {
@@ -377,10 +430,7 @@ pub trait Tx {
     /// `SELECT … FOR UPDATE` where the backend has row locks; empty on SQLite,
     /// whose single writer already serializes every write.
     fn for_update(&self) -> &'static str {
-        match self.backend() {
-            Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE",
-        }
+        self.backend().for_update()
     }
 }
 

@@ -7,7 +7,7 @@ use yibao_domain::visit::{VisitFacts, VisitKind};
 use yibao_domain::{DateTime, Money, Parsed, Quantity, Ratio, UnitPrice};
 
 use crate::params;
-use crate::sql::{DbError, DbErrorKind, DbResult, Row, RowsExpected, Tx, Value, insert_many_deferred};
+use crate::sql::{Backend, DbError, DbErrorKind, DbResult, Read, Row, RowsExpected, Tx, Value, insert_many_deferred};
 
 fn decode<T>(r: Parsed<T>) -> DbResult<T> {
     r.map_err(|e| DbError::decode(format!("{}: {}", e.field, e.reason)))
@@ -107,10 +107,13 @@ pub fn insert(tx: &mut dyn Tx, v: &VisitRow, now_ms: i64) -> DbResult<()> {
 
 /// A visit, locked for the rest of the write transaction when `lock`.
 pub fn get(tx: &mut dyn Tx, mdtrt_id: &str, lock: bool) -> DbResult<Option<VisitRow>> {
-    let suffix = if lock { tx.for_update() } else { "" };
-    tx.query_opt(&format!("SELECT {COLUMNS} FROM visit WHERE mdtrt_id = $1{suffix}"), params![mdtrt_id])?
-        .map(|r| from_row(&r))
-        .transpose()
+    get_read(tx.backend(), mdtrt_id, lock).query_opt(tx)?.map(|r| from_row(&r)).transpose()
+}
+
+/// The read of [`get`], to prefetch ([`Tx::prefetch`]).
+pub fn get_read(backend: Backend, mdtrt_id: &str, lock: bool) -> Read {
+    let suffix = if lock { backend.for_update() } else { "" };
+    Read::new(format!("SELECT {COLUMNS} FROM visit WHERE mdtrt_id = $1{suffix}"), params![mdtrt_id])
 }
 
 /// Writes back what a message changed: the facts, the end time, the
@@ -270,16 +273,18 @@ pub fn active_serials(tx: &mut dyn Tx, mdtrt_id: &str) -> DbResult<Vec<String>> 
 
 /// Active lines of a visit, optionally of one charge batch, in upload order.
 pub fn active_lines(tx: &mut dyn Tx, mdtrt_id: &str, chrg_bchno: Option<&str>) -> DbResult<Vec<FeeLineRow>> {
-    tx.query(
-        &format!(
+    active_lines_read(mdtrt_id, chrg_bchno).query(tx)?.iter().map(line_from_row).collect()
+}
+
+/// The read of [`active_lines`], to prefetch ([`Tx::prefetch`]).
+pub fn active_lines_read(mdtrt_id: &str, chrg_bchno: Option<&str>) -> Read {
+    Read::new(
+        format!(
             "SELECT {LINE_COLUMNS} FROM fee_detail WHERE mdtrt_id = $1 AND status = 'active' \
              AND ($2 = '' OR chrg_bchno = $2) ORDER BY created_at_ms, feedetl_sn"
         ),
         params![mdtrt_id, chrg_bchno.unwrap_or("")],
-    )?
-    .iter()
-    .map(line_from_row)
-    .collect()
+    )
 }
 
 /// Lines of a visit by serial (any status).

@@ -288,11 +288,24 @@ async fn write<F>(app: &App, ctx: FsiCtx, signin: bool, business: F) -> AppResul
 where
     F: Fn(&mut dyn Tx, &FsiCtx) -> AppResult<Outcome> + Send + 'static,
 {
+    write_prefetching(app, ctx, signin, |_, _| Vec::new(), business).await
+}
+
+/// [`write`] for a business step that names the reads it makes first
+/// (`fsi_app::execute`).
+async fn write_prefetching<R, F>(app: &App, ctx: FsiCtx, signin: bool, reads: R, business: F) -> AppResult<Reply>
+where
+    R: Fn(yibao_store::Backend, &FsiCtx) -> Vec<yibao_store::Read> + Send + 'static,
+    F: Fn(&mut dyn Tx, &FsiCtx) -> AppResult<Outcome> + Send + 'static,
+{
     let signin = signin_check(app, &ctx, signin).await?;
     let key = writer_key(&ctx);
     let answer = app
         .db
-        .write_keyed(key, move |tx: &mut dyn Tx| fsi_app::execute(tx, &ctx, &signin, |tx| business(tx, &ctx)))
+        .write_keyed(key, move |tx: &mut dyn Tx| {
+            let reads = reads(tx.backend(), &ctx);
+            fsi_app::execute(tx, &ctx, &signin, &reads, |tx| business(tx, &ctx))
+        })
         .await?;
     Ok(Reply::Output { output: Output::Json(answer.output_json), inf_refmsgid: answer.inf_refmsgid })
 }
@@ -387,7 +400,15 @@ pub async fn execute(
         }
         Message::PersonInfo(query) => read(app, ctx, move |tx, ctx| q::person_info(tx, ctx, &query)).await,
         Message::Register { data, raw } => {
-            write(app, ctx, true, move |tx, ctx| visit::register(tx, ctx, &data, &raw)).await
+            let reads = visit::register_reads(&data);
+            write_prefetching(
+                app,
+                ctx,
+                true,
+                move |_, _| reads.clone(),
+                move |tx, ctx| visit::register(tx, ctx, &data, &raw),
+            )
+            .await
         }
         Message::CancelVisit { visit: v, kind } => {
             write(app, ctx, true, move |tx, ctx| visit::cancel_visit(tx, ctx, &v.mdtrt_id, v.psn_no.as_deref(), kind))
@@ -404,7 +425,16 @@ pub async fn execute(
                 Err(e) => return replay_or(app, ctx, e).await,
             };
             let output_json = lines.output_json();
-            write(app, ctx, true, move |tx, ctx| visit::upload_lines(tx, ctx, &lines, &output_json)).await
+            let lines = std::sync::Arc::new(lines);
+            let of = lines.clone();
+            write_prefetching(
+                app,
+                ctx,
+                true,
+                move |backend, _| visit::upload_reads(backend, &of),
+                move |tx, ctx| visit::upload_lines(tx, ctx, &lines, &output_json),
+            )
+            .await
         }
         Message::CancelBatch(v) => {
             write(app, ctx, true, move |tx, ctx| {
@@ -420,8 +450,16 @@ pub async fn execute(
         }
         Message::Settle { input: s, kind, commit: true } => {
             let policies = app.policies.snapshot(app).await?;
-            write(app, ctx, true, move |tx, ctx| yibao_app::settlement::settle_visit(tx, ctx, &policies, &s, kind))
-                .await
+            let s = std::sync::Arc::new(s);
+            let of = s.clone();
+            write_prefetching(
+                app,
+                ctx,
+                true,
+                move |backend, ctx| yibao_app::settlement::settle_reads(backend, ctx, &of),
+                move |tx, ctx| yibao_app::settlement::settle_visit(tx, ctx, &policies, &s, kind),
+            )
+            .await
         }
         Message::Settle { input: s, kind, commit: false } => {
             // 2206 / 2303 change nothing, so they run on a reader: no write

@@ -204,7 +204,7 @@ pub async fn pharmacy(app: &App, ctx: FsiCtx, p: Pharmacy) -> AppResult<Reply> {
         .db
         .write_keyed(key, move |tx: &mut dyn Tx| {
             let ctx = &ctx;
-            fsi_app::execute(tx, ctx, &signin, |tx| {
+            fsi_app::execute(tx, ctx, &signin, &[], |tx| {
                 let (mdtrt_id, lines_out) = match (&existing, &prepared) {
                     (Some(id), _) => (id.clone(), Value::Null),
                     (None, None) => return Err(AppError::Internal("a new purchase without its lines".into())),
