@@ -197,6 +197,14 @@ impl Tx for JobTx<'_> {
         let r = self.inner.flush();
         self.check(r)
     }
+
+    fn prefetch(&mut self, reads: &[crate::sql::Read]) -> DbResult<()> {
+        if self.failed.is_some() {
+            return self.check(Ok(()));
+        }
+        let r = self.inner.prefetch(reads);
+        self.check(r)
+    }
 }
 
 struct TypedJob<T, E, F> {

@@ -154,6 +154,28 @@ fn deferred_writes_are_seen_by_the_job_and_commit_with_it() {
     }
 }
 
+/// A job's prefetched reads reach PostgreSQL through the engine's
+/// transaction (which wraps the connection) before the job's own queries:
+/// the sequence's `currval` is defined before the job asks for `nextval`,
+/// which is then answered from the kept row. (SQLite keeps nothing: its
+/// reads cost no round trip.)
+#[test]
+fn prefetched_reads_run_ahead_of_the_jobs_queries() {
+    for db in testing::backends().into_iter().filter(|db| db.backend() == yibao_store::Backend::Postgres) {
+        db.write_blocking(|tx: &mut dyn Tx| tx.execute_batch("CREATE SEQUENCE ahead")).unwrap();
+        let (current, next, after) = db
+            .write_blocking(|tx: &mut dyn Tx| {
+                tx.prefetch(&[yibao_store::Read::new("SELECT nextval('ahead')", params![])])?;
+                let current = tx.query_one("SELECT currval('ahead')", params![])?.i64(0)?;
+                let next = tx.query_one("SELECT nextval('ahead')", params![])?.i64(0)?;
+                let after = tx.query_one("SELECT nextval('ahead')", params![])?.i64(0)?;
+                Ok::<_, DbError>((current, next, after))
+            })
+            .unwrap();
+        assert_eq!((current, next, after), (1, 1, 2), "kept once, then read afresh");
+    }
+}
+
 /// A deferred write's failure is its own job's, even when it is only found
 /// when the job returns and the next job of the batch is waiting: that one
 /// commits, and the failed one writes nothing.
