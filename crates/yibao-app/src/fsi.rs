@@ -284,10 +284,12 @@ pub fn execute(
     reads: &[yibao_store::Read],
     business: impl FnOnce(&mut dyn Tx) -> AppResult<Outcome>,
 ) -> AppResult<Answer> {
-    let mut first = Vec::with_capacity(reads.len() + 1);
-    first.push(repo::message_read(ctx.fixmedins_code(), &ctx.msgid));
-    first.extend_from_slice(reads);
-    tx.prefetch(&first)?;
+    if tx.backend() == yibao_store::Backend::Postgres {
+        let mut first = Vec::with_capacity(reads.len() + 1);
+        first.push(repo::message_read(ctx.fixmedins_code(), &ctx.msgid));
+        first.extend_from_slice(reads);
+        tx.prefetch(&first)?;
+    }
     if let Some(answer) = check_message_log(tx, ctx)? {
         return Ok(answer);
     }

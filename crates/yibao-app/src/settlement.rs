@@ -850,20 +850,29 @@ pub fn pre_settle(
     })
 }
 
-/// The reads [`settle_visit`] makes before it writes, in its order, to
-/// prefetch: the visit (locked), the person, the fee lines, the
-/// accumulators (locked; the year guessed as the scheme year of today,
-/// which a visit begun in an earlier scheme year misses at no cost but the
-/// guess) and the ledger's closed month.
-pub fn settle_reads(backend: yibao_store::Backend, ctx: &FsiCtx, input: &SettleInput) -> Vec<yibao_store::Read> {
+/// The reads [`settle_visit`] (`commit`) or [`pre_settle`] makes before
+/// it writes, in its order, to prefetch: the visit (locked to settle), the
+/// person, the fee lines, the accumulators (locked to settle; the year
+/// guessed as the scheme year of today, which a visit begun in an earlier
+/// scheme year misses at no cost but the guess) and, to settle, the
+/// ledger's closed month.
+pub fn settle_reads(
+    backend: yibao_store::Backend,
+    ctx: &FsiCtx,
+    input: &SettleInput,
+    commit: bool,
+) -> Vec<yibao_store::Read> {
     let key = AccumulatorKey { psn_no: input.psn_no.clone(), insutype: input.insutype, year: ctx.now.date().year() };
-    vec![
-        yibao_store::visit::get_read(backend, &input.mdtrt_id, true),
+    let mut reads = vec![
+        yibao_store::visit::get_read(backend, &input.mdtrt_id, commit),
         yibao_store::enrollment::person_for_visit_read(&input.psn_no),
         yibao_store::visit::active_lines_read(&input.mdtrt_id, None),
-        yibao_store::policy::accumulators_read(backend, &key, true),
-        yibao_store::fund::closed_through_read(),
-    ]
+        yibao_store::policy::accumulators_read(backend, &key, commit),
+    ];
+    if commit {
+        reads.push(yibao_store::fund::closed_through_read());
+    }
+    reads
 }
 
 /// 2207 / 2304 / 2102: settles the visit in one transaction: the settlement

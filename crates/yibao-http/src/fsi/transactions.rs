@@ -13,6 +13,7 @@ use yibao_app::{App, AppError, AppResult};
 use yibao_domain::DateTime;
 use yibao_domain::codes::deserialize_code_text;
 use yibao_domain::visit::VisitKind;
+use yibao_store::Backend;
 use yibao_store::Tx;
 
 use super::envelope::Request;
@@ -295,7 +296,7 @@ where
 /// (`fsi_app::execute`).
 async fn write_prefetching<R, F>(app: &App, ctx: FsiCtx, signin: bool, reads: R, business: F) -> AppResult<Reply>
 where
-    R: Fn(yibao_store::Backend, &FsiCtx) -> Vec<yibao_store::Read> + Send + 'static,
+    R: Fn(Backend, &FsiCtx) -> Vec<yibao_store::Read> + Send + 'static,
     F: Fn(&mut dyn Tx, &FsiCtx) -> AppResult<Outcome> + Send + 'static,
 {
     let signin = signin_check(app, &ctx, signin).await?;
@@ -303,7 +304,11 @@ where
     let answer = app
         .db
         .write_keyed(key, move |tx: &mut dyn Tx| {
-            let reads = reads(tx.backend(), &ctx);
+            // SQLite's reads cost no round trip: nothing to name ahead.
+            let reads = match tx.backend() {
+                Backend::Postgres => reads(Backend::Postgres, &ctx),
+                Backend::Sqlite => Vec::new(),
+            };
             fsi_app::execute(tx, &ctx, &signin, &reads, |tx| business(tx, &ctx))
         })
         .await?;
@@ -456,7 +461,7 @@ pub async fn execute(
                 app,
                 ctx,
                 true,
-                move |backend, ctx| yibao_app::settlement::settle_reads(backend, ctx, &of),
+                move |backend, ctx| yibao_app::settlement::settle_reads(backend, ctx, &of, true),
                 move |tx, ctx| yibao_app::settlement::settle_visit(tx, ctx, &policies, &s, kind),
             )
             .await
@@ -466,6 +471,9 @@ pub async fn execute(
             // job, no commit, and a repeat simply calculates again.
             let policies = app.policies.snapshot(app).await?;
             read(app, ctx, move |tx, ctx| {
+                if tx.backend() == Backend::Postgres {
+                    tx.prefetch(&yibao_app::settlement::settle_reads(Backend::Postgres, ctx, &s, false))?;
+                }
                 yibao_app::settlement::pre_settle(tx, ctx, &policies, &s, kind)?.output.into_value()
             })
             .await
