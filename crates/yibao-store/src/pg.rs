@@ -328,11 +328,13 @@ impl Tx for PgConn {
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> DbResult<Vec<Row>> {
-        if let Some(i) = self.kept.iter().position(|k| k.read.sql == sql && k.read.params == params) {
-            return Ok(self.kept.remove(i).rows);
-        }
-        if takes_a_lock(sql) {
-            self.kept.clear();
+        if !self.kept.is_empty() {
+            if let Some(i) = self.kept.iter().position(|k| k.read.sql == sql && k.read.params == params) {
+                return Ok(self.kept.remove(i).rows);
+            }
+            if takes_a_lock(sql) {
+                self.kept.clear();
+            }
         }
         let statement = self.statement(sql)?;
         let Reply::Rows(rows) = self.send(Request::Query(statement, params))? else {
