@@ -6,6 +6,8 @@ mod common;
 
 use common::TestServer;
 use common::fsi::His;
+use std::sync::atomic::Ordering;
+
 use serde_json::{Value, json};
 use yibao_app::{App, backend_tests};
 
@@ -192,6 +194,47 @@ backend_tests! {
         let out = his.ok("2207", settle).await;
         let setl_time = yibao_domain::DateTime::parse(out["setlinfo"]["setl_time"].as_str().unwrap()).unwrap();
         assert_eq!(setl_time.date(), yibao_app::testing::fixture_today());
+    }
+
+    // On PostgreSQL a visit's jobs name their first reads ahead
+    // (`Tx::prefetch`). Every read named must answer a query of its job:
+    // one that does not is a named text or parameter that has drifted from
+    // the query the job makes, and costs a round trip again.
+    async fn a_visits_prefetched_reads_answer_its_queries(app: App) {
+        if app.db.backend() != yibao_store::Backend::Postgres {
+            return; // SQLite's reads cost no round trip: nothing is named.
+        }
+        let s = TestServer::start(app.clone()).await;
+        let (psn_no, certno) = person(&app, "390", "1501").await;
+        let mut his = His::new(&s, "H33020300001");
+        his.sign_in().await;
+        let counts = || {
+            let stats = app.db.stats();
+            (stats.prefetched_reads.load(Ordering::Relaxed), stats.prefetched_reads_used.load(Ordering::Relaxed))
+        };
+        // 2201 (log, person, enrollments), 2203 (log), 2204 (log, visit),
+        // 2206 (visit, person, lines, accumulators), 2207 (log and those
+        // four, locked, and the closed month). The closed month is read only
+        // when the settlement posts to the ledger (a fund or the account
+        // paid), so visits go on until one does: the deductible fills.
+        let mut posted_once = false;
+        for _ in 0..6 {
+            let before = counts();
+            let (_mdtrt_id, settle) = outpatient_visit(&his, &psn_no, &certno, "390", "11").await;
+            his.ok("2206", settle.clone()).await;
+            let out = his.ok("2207", settle).await;
+            let after = counts();
+            let (sent, used) = (after.0 - before.0, after.1 - before.1);
+            assert_eq!(sent, 16, "reads named ahead");
+            let info = &out["setlinfo"];
+            let posted = yuan(&info["fund_pay_sumamt"]).is_positive() || yuan(&info["acct_pay"]).is_positive();
+            assert_eq!(used, if posted { sent } else { sent - 1 }, "every read named answered its job: {info}");
+            if posted {
+                posted_once = true;
+                break;
+            }
+        }
+        assert!(posted_once, "a visit that posts to the ledger");
     }
 
     async fn outpatient_flow_with_idempotency_cancel_and_reversal(app: App) {

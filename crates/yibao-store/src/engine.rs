@@ -298,6 +298,11 @@ pub struct EngineStats {
     pub read_jobs: AtomicU64,
     /// Reads whose answer waited for the WAL sync of a commit they saw.
     pub reads_held: AtomicU64,
+    /// Reads sent ahead by jobs (`Tx::prefetch`, PostgreSQL) and how many of
+    /// them answered a query: the rest were guesses that missed or were
+    /// dropped.
+    pub prefetched_reads: AtomicU64,
+    pub prefetched_reads_used: AtomicU64,
     /// fdatasyncs of the WAL by the sync thread (SQLite FULL), and their time.
     pub wal_syncs: AtomicU64,
     pub wal_sync_micros_total: AtomicU64,
@@ -800,6 +805,14 @@ fn read_transaction<T, E: JobError>(tx: &mut dyn Tx, f: impl FnOnce(&mut dyn Tx)
     r
 }
 
+fn count_prefetches(conn: &mut dyn Tx, stats: &EngineStats) {
+    let counts = conn.take_prefetch_counts();
+    if counts.sent > 0 {
+        stats.prefetched_reads.fetch_add(counts.sent, Ordering::Relaxed);
+        stats.prefetched_reads_used.fetch_add(counts.used, Ordering::Relaxed);
+    }
+}
+
 /// Runs read jobs. With pipelined commits, a read's snapshot may hold a
 /// commit that is not on disk yet: its answer is held until it is, so that
 /// nobody is told of a settlement that a power loss could still undo (a HIS
@@ -809,6 +822,7 @@ fn reader_loop(mut conn: Box<dyn Tx + Send>, rx: Receiver<ReadJob>, stats: &Engi
     while let Ok(job) = rx.recv() {
         stats.read_jobs.fetch_add(1, Ordering::Relaxed);
         let release = job(&mut *conn);
+        count_prefetches(&mut *conn, stats);
         match &pipeline {
             None => release(),
             Some(p) => hold_until_synced(p, stats, release),
@@ -972,6 +986,7 @@ fn writer_loop(
         // each optimistic failure costs a rerun.
         let commit_seq = pipeline.as_ref().map(|p| &p.seq.started);
         let (jobs, result, failed) = run_batch(&mut *conn, batch, stats, optimistic, commit_seq);
+        count_prefetches(&mut *conn, stats);
         optimistic = !failed;
         stats.batch_micros_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         // Every result waits for the sync, failures too: a job may have

@@ -37,8 +37,8 @@ pub mod visit;
 
 pub use engine::{Db, DbConfig, JobError, Location, SQLITE_MMAP_BYTES_DEFAULT};
 pub use sql::{
-    Backend, DbError, DbErrorKind, DbResult, FromValue, Read, Row, RowsExpected, Tx, Value, insert_many,
-    insert_many_deferred,
+    Backend, DbError, DbErrorKind, DbResult, FromValue, PrefetchCounts, Read, Row, RowsExpected, Tx, Value,
+    insert_many, insert_many_deferred,
 };
 pub use sqlite::{MMAP_BYTES_MAX as SQLITE_MMAP_BYTES_MAX, Synchronous};
 

@@ -33,7 +33,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, NoTls, Statement};
 
-use crate::sql::{Backend, DbError, DbErrorKind, DbResult, Read, Row, RowsExpected, Tx, Value};
+use crate::sql::{Backend, DbError, DbErrorKind, DbResult, PrefetchCounts, Read, Row, RowsExpected, Tx, Value};
 
 pub struct PgConn {
     /// Single-threaded: it runs the connection task only while this thread
@@ -46,6 +46,8 @@ pub struct PgConn {
     /// The rows of the job's prefetched reads not yet used; never more than
     /// `PREFETCH_MAX`.
     kept: Vec<Kept>,
+    /// Since the last `take_prefetch_counts`.
+    prefetch_counts: PrefetchCounts,
 }
 
 /// Reads one [`Tx::prefetch`] call sends at most.
@@ -161,7 +163,14 @@ impl PgConn {
                 tracing::warn!(error = %e, "PostgreSQL connection ended");
             }
         });
-        Ok(PgConn { runtime, client, statements: HashMap::new(), pending: Vec::new(), kept: Vec::new() })
+        Ok(PgConn {
+            runtime,
+            client,
+            statements: HashMap::new(),
+            pending: Vec::new(),
+            kept: Vec::new(),
+            prefetch_counts: PrefetchCounts::default(),
+        })
     }
 
     fn statement(&mut self, sql: &str) -> DbResult<Statement> {
@@ -330,6 +339,7 @@ impl Tx for PgConn {
     fn query(&mut self, sql: &str, params: &[Value]) -> DbResult<Vec<Row>> {
         if !self.kept.is_empty() {
             if let Some(i) = self.kept.iter().position(|k| k.read.sql == sql && k.read.params == params) {
+                self.prefetch_counts.used += 1;
                 return Ok(self.kept.remove(i).rows);
             }
             if takes_a_lock(sql) {
@@ -382,6 +392,10 @@ impl Tx for PgConn {
         self.send_pending()
     }
 
+    fn take_prefetch_counts(&mut self) -> PrefetchCounts {
+        self.take_counts()
+    }
+
     fn prefetch(&mut self, reads: &[Read]) -> DbResult<()> {
         assert!(reads.len() <= PREFETCH_MAX, "{} reads prefetched at once (at most {PREFETCH_MAX})", reads.len());
         self.kept.clear();
@@ -392,12 +406,19 @@ impl Tx for PgConn {
         let requests: Vec<Request<'_>> =
             statements.into_iter().zip(reads).map(|(s, r)| Request::Query(s, &r.params)).collect();
         let replies = self.send_all(requests)?;
+        self.prefetch_counts.sent += reads.len() as u64;
         for (read, reply) in reads.iter().zip(replies) {
             let Reply::Rows(rows) = reply else { unreachable!("a query answers with rows") };
             let rows = rows.iter().map(convert_row).collect::<DbResult<Vec<Row>>>()?;
             self.kept.push(Kept { read: read.clone(), tables: tables_read(&read.sql), rows });
         }
         Ok(())
+    }
+}
+
+impl PgConn {
+    fn take_counts(&mut self) -> PrefetchCounts {
+        std::mem::take(&mut self.prefetch_counts)
     }
 }
 

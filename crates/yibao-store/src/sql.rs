@@ -351,6 +351,13 @@ impl Read {
     }
 }
 
+/// See [`Tx::take_prefetch_counts`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PrefetchCounts {
+    pub sent: u64,
+    pub used: u64,
+}
+
 /// A database transaction. Repositories take `&mut dyn Tx` and never see
 /// which backend they run on, except through [`Tx::backend`] for the rare
 /// statement that cannot be written portably.
@@ -413,6 +420,12 @@ pub trait Tx {
     fn prefetch(&mut self, reads: &[Read]) -> DbResult<()> {
         let _ = reads;
         Ok(())
+    }
+
+    /// Reads sent ahead by [`Tx::prefetch`] and reads answered from them,
+    /// since the last call (for the engine's counters).
+    fn take_prefetch_counts(&mut self) -> PrefetchCounts {
+        PrefetchCounts::default()
     }
 
     fn query_opt(&mut self, sql: &str, params: &[Value]) -> DbResult<Option<Row>> {

@@ -71,6 +71,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
          # TYPE yibao_db_read_jobs_total counter\nyibao_db_read_jobs_total {}\n\
          # HELP yibao_db_reads_held_total Reads whose answer waited for the WAL sync of a commit they saw.\n\
          # TYPE yibao_db_reads_held_total counter\nyibao_db_reads_held_total {}\n\
+         # HELP yibao_db_prefetched_reads_total PostgreSQL: reads sent ahead by jobs in one round trip.\n\
+         # TYPE yibao_db_prefetched_reads_total counter\nyibao_db_prefetched_reads_total {}\n\
+         # HELP yibao_db_prefetched_reads_used_total Of those, the reads that answered a query of the job.\n\
+         # TYPE yibao_db_prefetched_reads_used_total counter\nyibao_db_prefetched_reads_used_total {}\n\
          # HELP yibao_db_queue_jobs Jobs waiting for a DB thread.\n\
          # TYPE yibao_db_queue_jobs gauge\nyibao_db_queue_jobs{{kind=\"write\"}} {write_queue}\n\
          yibao_db_queue_jobs{{kind=\"read\"}} {read_queue}\n",
@@ -87,6 +91,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         stats.wal_sync_micros_total.load(Ordering::Relaxed) as f64 / 1e6,
         stats.read_jobs.load(Ordering::Relaxed),
         stats.reads_held.load(Ordering::Relaxed),
+        stats.prefetched_reads.load(Ordering::Relaxed),
+        stats.prefetched_reads_used.load(Ordering::Relaxed),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render(&extra)).into_response()
 }
