@@ -275,19 +275,19 @@ pub fn check_message_log(tx: &mut dyn Tx, ctx: &FsiCtx) -> AppResult<Option<Answ
 
 /// Runs a state-changing transaction inside a write job with the message
 /// discipline above. `business` must be the whole business step; `reads`
-/// are the reads it makes first, sent with the message log's in one round
-/// trip ([`Tx::prefetch`]).
+/// names the reads it makes first, sent with the message log's in one round
+/// trip ([`Tx::prefetch`]). They are named only on PostgreSQL: SQLite's reads
+/// cost no round trip.
 pub fn execute(
     tx: &mut dyn Tx,
     ctx: &FsiCtx,
     signin: &SignInCheck,
-    reads: &[yibao_store::Read],
+    reads: impl FnOnce(yibao_store::Backend) -> Vec<yibao_store::Read>,
     business: impl FnOnce(&mut dyn Tx) -> AppResult<Outcome>,
 ) -> AppResult<Answer> {
     if tx.backend() == yibao_store::Backend::Postgres {
-        let mut first = Vec::with_capacity(reads.len() + 1);
-        first.push(repo::message_read(ctx.fixmedins_code(), &ctx.msgid));
-        first.extend_from_slice(reads);
+        let mut first = vec![repo::message_read(ctx.fixmedins_code(), &ctx.msgid)];
+        first.extend(reads(yibao_store::Backend::Postgres));
         tx.prefetch(&first)?;
     }
     if let Some(answer) = check_message_log(tx, ctx)? {

@@ -137,10 +137,13 @@ struct JobTx<'a> {
 }
 
 impl JobTx<'_> {
-    fn check<T>(&mut self, r: DbResult<T>) -> DbResult<T> {
+    /// Runs `statement` on the connection, unless an earlier one failed;
+    /// remembers its failure for the statements after it.
+    fn pass<T>(&mut self, statement: impl FnOnce(&mut dyn Tx) -> DbResult<T>) -> DbResult<T> {
         if let Some(e) = &self.failed {
             return Err(DbError::new(e.kind, format!("earlier statement failed: {}", e.message)));
         }
+        let r = statement(&mut *self.inner);
         if let Err(e) = &r {
             self.failed = Some(e.clone());
         }
@@ -154,27 +157,15 @@ impl Tx for JobTx<'_> {
     }
 
     fn execute(&mut self, sql: &str, params: &[crate::sql::Value]) -> DbResult<u64> {
-        if self.failed.is_some() {
-            return self.check(Ok(0));
-        }
-        let r = self.inner.execute(sql, params);
-        self.check(r)
+        self.pass(|tx| tx.execute(sql, params))
     }
 
     fn query(&mut self, sql: &str, params: &[crate::sql::Value]) -> DbResult<Vec<crate::sql::Row>> {
-        if self.failed.is_some() {
-            return self.check(Ok(Vec::new()));
-        }
-        let r = self.inner.query(sql, params);
-        self.check(r)
+        self.pass(|tx| tx.query(sql, params))
     }
 
     fn execute_batch(&mut self, sql: &str) -> DbResult<()> {
-        if self.failed.is_some() {
-            return self.check(Ok(()));
-        }
-        let r = self.inner.execute_batch(sql);
-        self.check(r)
+        self.pass(|tx| tx.execute_batch(sql))
     }
 
     fn execute_deferred(
@@ -183,27 +174,15 @@ impl Tx for JobTx<'_> {
         params: &[crate::sql::Value],
         expected: Option<crate::sql::RowsExpected>,
     ) -> DbResult<()> {
-        if self.failed.is_some() {
-            return self.check(Ok(()));
-        }
-        let r = self.inner.execute_deferred(sql, params, expected);
-        self.check(r)
+        self.pass(|tx| tx.execute_deferred(sql, params, expected))
     }
 
     fn flush(&mut self) -> DbResult<()> {
-        if self.failed.is_some() {
-            return self.check(Ok(()));
-        }
-        let r = self.inner.flush();
-        self.check(r)
+        self.pass(|tx| tx.flush())
     }
 
     fn prefetch(&mut self, reads: &[crate::sql::Read]) -> DbResult<()> {
-        if self.failed.is_some() {
-            return self.check(Ok(()));
-        }
-        let r = self.inner.prefetch(reads);
-        self.check(r)
+        self.pass(|tx| tx.prefetch(reads))
     }
 }
 

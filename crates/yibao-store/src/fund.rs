@@ -231,13 +231,7 @@ fn key_from(r: &Row, at: usize) -> DbResult<AccountKey> {
 
 /// The last closed month, if any.
 pub fn closed_through(tx: &mut dyn Tx) -> DbResult<Option<Month>> {
-    closed_through_read()
-        .query(tx)?
-        .first()
-        .ok_or_else(|| DbError::decode("an aggregate answers with one row"))?
-        .opt_text(0)?
-        .map(|m| decode(Month::parse(&m)))
-        .transpose()
+    closed_through_read().query_one(tx)?.opt_text(0)?.map(|m| decode(Month::parse(&m))).transpose()
 }
 
 /// The read of [`closed_through`], to prefetch ([`Tx::prefetch`]).

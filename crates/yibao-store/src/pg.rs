@@ -393,7 +393,7 @@ impl Tx for PgConn {
     }
 
     fn take_prefetch_counts(&mut self) -> PrefetchCounts {
-        self.take_counts()
+        std::mem::take(&mut self.prefetch_counts)
     }
 
     fn prefetch(&mut self, reads: &[Read]) -> DbResult<()> {
@@ -413,12 +413,6 @@ impl Tx for PgConn {
             self.kept.push(Kept { read: read.clone(), tables: tables_read(&read.sql), rows });
         }
         Ok(())
-    }
-}
-
-impl PgConn {
-    fn take_counts(&mut self) -> PrefetchCounts {
-        std::mem::take(&mut self.prefetch_counts)
     }
 }
 

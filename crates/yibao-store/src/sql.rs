@@ -349,6 +349,10 @@ impl Read {
     pub fn query_opt(&self, tx: &mut dyn Tx) -> DbResult<Option<Row>> {
         tx.query_opt(&self.sql, &self.params)
     }
+
+    pub fn query_one(&self, tx: &mut dyn Tx) -> DbResult<Row> {
+        tx.query_one(&self.sql, &self.params)
+    }
 }
 
 /// See [`Tx::take_prefetch_counts`].

@@ -304,12 +304,7 @@ where
     let answer = app
         .db
         .write_keyed(key, move |tx: &mut dyn Tx| {
-            // SQLite's reads cost no round trip: nothing to name ahead.
-            let reads = match tx.backend() {
-                Backend::Postgres => reads(Backend::Postgres, &ctx),
-                Backend::Sqlite => Vec::new(),
-            };
-            fsi_app::execute(tx, &ctx, &signin, &reads, |tx| business(tx, &ctx))
+            fsi_app::execute(tx, &ctx, &signin, |backend| reads(backend, &ctx), |tx| business(tx, &ctx))
         })
         .await?;
     Ok(Reply::Output { output: Output::Json(answer.output_json), inf_refmsgid: answer.inf_refmsgid })

@@ -204,53 +204,60 @@ pub async fn pharmacy(app: &App, ctx: FsiCtx, p: Pharmacy) -> AppResult<Reply> {
         .db
         .write_keyed(key, move |tx: &mut dyn Tx| {
             let ctx = &ctx;
-            fsi_app::execute(tx, ctx, &signin, &[], |tx| {
-                let (mdtrt_id, lines_out) = match (&existing, &prepared) {
-                    (Some(id), _) => (id.clone(), Value::Null),
-                    (None, None) => return Err(AppError::Internal("a new purchase without its lines".into())),
-                    (None, Some(prepared)) => {
-                        let visit = visit::open_pharmacy_visit(
-                            tx,
-                            ctx,
-                            &data.psn_no,
-                            data.insutype,
-                            data.mdtrt_cert_type,
-                            &data.mdtrt_cert_no,
-                            data.begntime.unwrap_or(ctx.now),
-                        )?;
-                        visit::add_lines(tx, ctx, &visit.mdtrt_id, prepared)?;
-                        let answers = serde_json::to_value(prepared.answers())
-                            .map_err(|e| AppError::Internal(format!("line answers: {e}")))?;
-                        (visit.mdtrt_id, answers)
+            fsi_app::execute(
+                tx,
+                ctx,
+                &signin,
+                |_| Vec::new(),
+                |tx| {
+                    let (mdtrt_id, lines_out) = match (&existing, &prepared) {
+                        (Some(id), _) => (id.clone(), Value::Null),
+                        (None, None) => return Err(AppError::Internal("a new purchase without its lines".into())),
+                        (None, Some(prepared)) => {
+                            let visit = visit::open_pharmacy_visit(
+                                tx,
+                                ctx,
+                                &data.psn_no,
+                                data.insutype,
+                                data.mdtrt_cert_type,
+                                &data.mdtrt_cert_no,
+                                data.begntime.unwrap_or(ctx.now),
+                            )?;
+                            visit::add_lines(tx, ctx, &visit.mdtrt_id, prepared)?;
+                            let answers = serde_json::to_value(prepared.answers())
+                                .map_err(|e| AppError::Internal(format!("line answers: {e}")))?;
+                            (visit.mdtrt_id, answers)
+                        }
+                    };
+                    let settle = SettleInput {
+                        psn_no: data.psn_no.clone(),
+                        mdtrt_cert_type: data.mdtrt_cert_type,
+                        mdtrt_cert_no: data.mdtrt_cert_no.clone(),
+                        med_type: None,
+                        medfee_sumamt: data.medfee_sumamt,
+                        psn_setlway: data.psn_setlway,
+                        mdtrt_id: mdtrt_id.clone(),
+                        chrg_bchno: None,
+                        insutype: data.insutype,
+                        acct_used_flag,
+                        mid_setl_flag: false,
+                    };
+                    let mut outcome = if commit {
+                        yibao_app::settlement::settle_visit(tx, ctx, &policies, &settle, VisitKind::Pharmacy)?
+                    } else {
+                        let mut o =
+                            yibao_app::settlement::pre_settle(tx, ctx, &policies, &settle, VisitKind::Pharmacy)?;
+                        o.effect = Effect::VisitOpened { mdtrt_id: mdtrt_id.clone() };
+                        o
+                    };
+                    if !lines_out.is_null() {
+                        let mut output = outcome.output.into_value()?;
+                        output["result"] = lines_out;
+                        outcome.output = output.into();
                     }
-                };
-                let settle = SettleInput {
-                    psn_no: data.psn_no.clone(),
-                    mdtrt_cert_type: data.mdtrt_cert_type,
-                    mdtrt_cert_no: data.mdtrt_cert_no.clone(),
-                    med_type: None,
-                    medfee_sumamt: data.medfee_sumamt,
-                    psn_setlway: data.psn_setlway,
-                    mdtrt_id: mdtrt_id.clone(),
-                    chrg_bchno: None,
-                    insutype: data.insutype,
-                    acct_used_flag,
-                    mid_setl_flag: false,
-                };
-                let mut outcome = if commit {
-                    yibao_app::settlement::settle_visit(tx, ctx, &policies, &settle, VisitKind::Pharmacy)?
-                } else {
-                    let mut o = yibao_app::settlement::pre_settle(tx, ctx, &policies, &settle, VisitKind::Pharmacy)?;
-                    o.effect = Effect::VisitOpened { mdtrt_id: mdtrt_id.clone() };
-                    o
-                };
-                if !lines_out.is_null() {
-                    let mut output = outcome.output.into_value()?;
-                    output["result"] = lines_out;
-                    outcome.output = output.into();
-                }
-                Ok(outcome)
-            })
+                    Ok(outcome)
+                },
+            )
         })
         .await?;
     Ok(Reply::Output { output: Output::Json(answer.output_json), inf_refmsgid: answer.inf_refmsgid })
