@@ -3,6 +3,17 @@
 //! thread, as the engine expects, and nothing else runs on it).
 //!
 //! Statements are prepared once per connection and cached by their text.
+//! **Plans live at most `PLAN_LIFETIME`.** PostgreSQL plans a prepared
+//! statement again only when the statistics of its tables change, and so
+//! the checks of foreign keys, which it prepares itself. A plan made while a
+//! table was nearly empty (a seq scan of a few rows) would otherwise serve it
+//! at any size whenever statistics lag (autovacuum off, or behind). So every
+//! `PLAN_LIFETIME` a `DISCARD PLANS` goes with the next statement: the next
+//! use of each statement plans it again with the tables as they are then. It
+//! costs no round trip. Measured (docs/performance.md, eleventh round): runs
+//! started on tables analyzed while empty settled 191–229 visits/s with seq
+//! scans of the message log, the visits and, in the foreign-key checks of
+//! the ledger lines, the ledger entries; against 441–508/s unanalyzed.
 //! Integers bind to whatever integer type the column has; yibao's schema uses
 //! BIGINT for every integer so no value is ever narrowed.
 //!
@@ -27,6 +38,7 @@ use std::error::Error as StdError;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio_postgres::error::SqlState;
@@ -41,6 +53,9 @@ pub struct PgConn {
     runtime: tokio::runtime::Runtime,
     client: Client,
     statements: HashMap<String, Statement>,
+    /// When the session's plans were last discarded; see `PLAN_LIFETIME`.
+    plans_since: Instant,
+    plan_lifetime: Duration,
     /// Sent with the next statement; never more than `PENDING_MAX`.
     pending: Vec<Pending>,
     /// The rows of the job's prefetched reads not yet used; never more than
@@ -65,6 +80,12 @@ struct Kept {
 /// Statements cached per connection before the cache is cleared (a bound on
 /// memory for ad-hoc queries built with varying text).
 const STATEMENT_CACHE_MAX: usize = 2048;
+
+/// How long the session's query plans are used before they are discarded
+/// and made again (see the module's doc). Planning a statement again costs
+/// tens of microseconds once per lifetime; this bounds how long a plan made
+/// for an empty table can outlive it.
+pub const PLAN_LIFETIME: Duration = Duration::from_secs(10);
 
 /// Deferred statements kept before they are sent anyway: a bound on memory
 /// for a job that writes many rows one by one.
@@ -167,6 +188,8 @@ impl PgConn {
             runtime,
             client,
             statements: HashMap::new(),
+            plans_since: Instant::now(),
+            plan_lifetime: PLAN_LIFETIME,
             pending: Vec::new(),
             kept: Vec::new(),
             prefetch_counts: PrefetchCounts::default(),
@@ -174,6 +197,12 @@ impl PgConn {
     }
 
     fn statement(&mut self, sql: &str) -> DbResult<Statement> {
+        if self.plans_since.elapsed() >= self.plan_lifetime && self.pending.len() < PENDING_MAX {
+            // Allowed in a transaction, and changes nothing but plans: it
+            // goes with the next statement like a BEGIN.
+            self.pending.push(Pending::Control("DISCARD PLANS".to_owned()));
+            self.plans_since = Instant::now();
+        }
         if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());
         }
@@ -184,6 +213,7 @@ impl PgConn {
         // ROLLBACK would meet the aborted transaction that ROLLBACK ends.
         // A round trip, but only when a statement is new to the connection.
         self.send_pending()?;
+        trace_round_trip("prepare", sql, 0);
         let s = self.runtime.block_on(self.client.prepare(sql)).map_err(map_err)?;
         self.statements.insert(sql.to_owned(), s.clone());
         Ok(s)
@@ -330,6 +360,7 @@ impl Tx for PgConn {
     fn execute(&mut self, sql: &str, params: &[Value]) -> DbResult<u64> {
         self.forget_reads_changed_by(sql);
         let statement = self.statement(sql)?;
+        trace_round_trip("execute", sql, self.pending.len());
         match self.send(Request::Execute(statement, params))? {
             Reply::Changed(n) => Ok(n),
             _ => unreachable!("an execute answers with a count"),
@@ -347,6 +378,7 @@ impl Tx for PgConn {
             }
         }
         let statement = self.statement(sql)?;
+        trace_round_trip("query", sql, self.pending.len());
         let Reply::Rows(rows) = self.send(Request::Query(statement, params))? else {
             unreachable!("a query answers with rows")
         };
@@ -365,6 +397,7 @@ impl Tx for PgConn {
         if !is_transaction_control(sql) {
             self.statements.clear();
         }
+        trace_round_trip("control", sql, self.pending.len());
         self.send(Request::Control(sql)).map(|_| ())
     }
 
@@ -389,6 +422,9 @@ impl Tx for PgConn {
 
     fn flush(&mut self) -> DbResult<()> {
         self.kept.clear();
+        if !self.pending.is_empty() {
+            trace_round_trip("flush", "", self.pending.len());
+        }
         self.send_pending()
     }
 
@@ -405,6 +441,7 @@ impl Tx for PgConn {
         let statements: Vec<Statement> = reads.iter().map(|r| self.statement(&r.sql)).collect::<DbResult<_>>()?;
         let requests: Vec<Request<'_>> =
             statements.into_iter().zip(reads).map(|(s, r)| Request::Query(s, &r.params)).collect();
+        trace_round_trip("prefetch", &reads[0].sql, self.pending.len());
         let replies = self.send_all(requests)?;
         self.prefetch_counts.sent += reads.len() as u64;
         for (read, reply) in reads.iter().zip(replies) {
@@ -414,6 +451,13 @@ impl Tx for PgConn {
         }
         Ok(())
     }
+}
+
+/// One line per round trip at trace level (`YIBAO_LOG=yibao_store::pg=trace`):
+/// what a visit's messages cost in round trips, and which statements make
+/// them (docs/performance.md, the census).
+fn trace_round_trip(kind: &'static str, sql: &str, pending: usize) {
+    tracing::trace!(kind, pending, sql = sql.get(..sql.len().min(90)).unwrap_or(sql), "round trip");
 }
 
 fn convert_row(r: &tokio_postgres::Row) -> DbResult<Row> {
@@ -546,6 +590,119 @@ mod tests {
         assert_eq!(count(&mut c, &count_b), 5, "a pending write goes before the reads");
         c.execute_batch("ROLLBACK").unwrap();
         c.execute_batch(&format!("DROP TABLE {a}; DROP TABLE {b}")).unwrap();
+    }
+
+    /// A statement's plan lives no longer than `plan_lifetime`. Its table
+    /// analyzed while empty, a key lookup gets a generic plan that scans the
+    /// table; after the table grows (no new statistics) that plan still
+    /// serves it, until the lifetime ends and the statement is planned
+    /// again, this time with an index scan.
+    #[test]
+    fn a_statements_plan_is_made_again_when_its_lifetime_ends() {
+        let Some(url) = crate::testing::postgres_url() else { return };
+        let mut c = PgConn::connect(&url).unwrap();
+        c.plan_lifetime = std::time::Duration::from_secs(3600);
+        let t = format!("replan_{}", crate::ids::next_id());
+        c.execute_batch(&format!("CREATE TABLE {t} (k TEXT PRIMARY KEY, v TEXT NOT NULL); ANALYZE {t}")).unwrap();
+        let lookup = format!("SELECT v FROM {t} WHERE k = $1");
+        // PostgreSQL tries 5 custom plans before it settles on a generic one.
+        let run = |c: &mut PgConn| {
+            for _ in 0..8 {
+                c.query(&lookup, &[Value::Text("k1".into())]).unwrap();
+            }
+        };
+        let plan = |c: &mut PgConn| {
+            let names =
+                c.query("SELECT name FROM pg_prepared_statements WHERE statement = $1", &[Value::Text(lookup.clone())]);
+            let names = names.unwrap();
+            assert_eq!(names.len(), 1, "one statement prepared for the lookup");
+            let name = names[0].text(0).unwrap();
+            let rows = c.query(&format!("EXPLAIN EXECUTE {name}('k1')"), &[]).unwrap();
+            rows.iter().map(|r| r.text(0).unwrap()).collect::<Vec<_>>().join("\n")
+        };
+        run(&mut c);
+        assert!(plan(&mut c).contains("Seq Scan"), "an empty table is scanned: {}", plan(&mut c));
+        // Not `execute_batch`: that empties the statement cache (DDL may change
+        // what the statements mean).
+        c.execute(
+            &format!("INSERT INTO {t} SELECT 'k' || i, repeat('v', 100) FROM generate_series(1, 20000) AS i"),
+            &[],
+        )
+        .unwrap();
+        run(&mut c);
+        assert!(plan(&mut c).contains("Seq Scan"), "the old plan outlives the growth: {}", plan(&mut c));
+
+        c.plan_lifetime = std::time::Duration::ZERO;
+        run(&mut c);
+        c.plan_lifetime = std::time::Duration::from_secs(3600);
+        run(&mut c);
+        let after = plan(&mut c);
+        assert!(!after.contains("Seq Scan") && after.contains(&format!("{t}_pkey")), "{after}");
+        c.execute_batch(&format!("DROP TABLE {t}")).unwrap();
+    }
+
+    /// The plans PostgreSQL makes for itself, as a foreign key's check, are
+    /// discarded with the lifetime too. The referenced table analyzed while
+    /// empty, the check scans it; after it grows, the check's plan still
+    /// scans it, until the lifetime ends. Counted by the scans of the
+    /// referenced table within one transaction.
+    #[test]
+    fn a_foreign_key_checks_plan_is_made_again_when_its_lifetime_ends() {
+        let Some(url) = crate::testing::postgres_url() else { return };
+        let mut c = PgConn::connect(&url).unwrap();
+        c.plan_lifetime = std::time::Duration::from_secs(3600);
+        let n = crate::ids::next_id();
+        let (parent, child) = (format!("fk_parent_{n}"), format!("fk_child_{n}"));
+        c.execute_batch(&format!(
+            "CREATE TABLE {parent} (id BIGINT PRIMARY KEY); \
+             CREATE TABLE {child} (id BIGINT PRIMARY KEY, parent_id BIGINT NOT NULL REFERENCES {parent} (id)); \
+             ANALYZE {parent}; ANALYZE {child}"
+        ))
+        .unwrap();
+        let add_parent = format!("INSERT INTO {parent} (id) VALUES ($1)");
+        let add_child = format!("INSERT INTO {child} (id, parent_id) VALUES ($1, $2)");
+        let mut next = 0i64;
+        let mut add = |c: &mut PgConn| {
+            next += 1;
+            c.execute(&add_parent, &[Value::Int(next)]).unwrap();
+            c.execute(&add_child, &[Value::Int(next), Value::Int(next)]).unwrap();
+        };
+        // The parent's (seq scans, index scans) by one child insert. The
+        // view counts what this backend has not yet reported: a difference.
+        let scans_by_one_insert = |c: &mut PgConn, add: &mut dyn FnMut(&mut PgConn)| {
+            let scans = |c: &mut PgConn| {
+                let row = c
+                    .query(
+                        "SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables \
+                         WHERE relname = $1 AND schemaname = current_schema()",
+                        &[Value::Text(parent.clone())],
+                    )
+                    .unwrap();
+                (row[0].i64(0).unwrap(), row[0].i64(1).unwrap())
+            };
+            c.execute_batch("BEGIN").unwrap();
+            let before = scans(c);
+            add(c);
+            let after = scans(c);
+            c.execute_batch("ROLLBACK").unwrap();
+            (after.0 - before.0, after.1 - before.1)
+        };
+        for _ in 0..8 {
+            add(&mut c);
+        }
+        assert_eq!(scans_by_one_insert(&mut c, &mut add).0, 1, "the check scans the empty-analyzed parent");
+        c.execute(&format!("INSERT INTO {parent} SELECT i FROM generate_series(1000, 30000) AS i"), &[]).unwrap();
+        assert_eq!(scans_by_one_insert(&mut c, &mut add).0, 1, "its plan outlives the growth");
+
+        c.plan_lifetime = std::time::Duration::ZERO;
+        add(&mut c);
+        c.plan_lifetime = std::time::Duration::from_secs(3600);
+        for _ in 0..8 {
+            add(&mut c);
+        }
+        let (seq, idx) = scans_by_one_insert(&mut c, &mut add);
+        assert_eq!((seq, idx), (0, 1), "planned again: the check uses the parent's key");
+        c.execute_batch(&format!("DROP TABLE {child}; DROP TABLE {parent}")).unwrap();
     }
 
     #[test]
