@@ -277,9 +277,15 @@ enum StaffCommand {
     },
 }
 
+/// Without `YIBAO_LOG`: our own lines from info up. The PostgreSQL client
+/// logs each server NOTICE at info (one at every start: the migrations'
+/// `CREATE TABLE IF NOT EXISTS`), which tells an operator nothing; its
+/// warnings and errors still show.
+const DEFAULT_LOG_FILTER: &str = "info,tokio_postgres=warn";
+
 fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("YIBAO_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if format == "text" {
         builder.init();
