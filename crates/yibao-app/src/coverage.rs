@@ -138,6 +138,11 @@ pub fn coverage_of(tx: &mut dyn Tx, person: &Person, insutype: Insutype, date: D
 /// The person's insurance on `date` for 1101's `insuinfo[]` and 5206 (none
 /// when never enrolled).
 pub fn coverages_of(tx: &mut dyn Tx, p: &PersonForVisit, date: Date) -> AppResult<Vec<Coverage>> {
+    // The three reads depend only on the person: on PostgreSQL one round
+    // trip for all (SQLite's reads cost none, and it ignores prefetching).
+    if tx.backend() == yibao_store::Backend::Postgres {
+        tx.prefetch(&crate::enrollment::coverage_reads(&p.person.psn_no, date))?;
+    }
     let (c, _) = crate::enrollment::coverage_with_account(tx, &p.person, p.account_balance.is_some(), date)?;
     if c.insutype.is_none() {
         return Ok(Vec::new());

@@ -69,8 +69,18 @@ pub fn coverage_with_account(
     let (paid, exempt, policy) = match &on {
         Some(e) => {
             let detail = details.iter().find(|d| d.enrollment.id == e.id).expect("listed");
-            let paid = contributions::paid_of_enrollment(tx, e.id)?;
-            let policy = contributions::policy_on(tx, e.insu_admdvs.as_str(), e.insutype, date)?;
+            // Both read by the person, not by the enrollment just read, so
+            // that a job can name them ahead with the enrollments
+            // (`coverage_reads`): on PostgreSQL one round trip for all.
+            let paid = contributions::paid_of_enrollments(tx, psn_no)?
+                .into_iter()
+                .filter(|(id, _)| *id == e.id)
+                .map(|(_, p)| p)
+                .collect();
+            let policy = contributions::policies_of_enrollments(tx, psn_no, date)?
+                .into_iter()
+                .find(|(id, _)| *id == e.id)
+                .and_then(|(_, p)| p);
             (paid, detail.waiting_exempt, policy)
         }
         None => (Vec::new(), false, None),
@@ -86,6 +96,16 @@ pub fn coverage_with_account(
         date,
     });
     Ok((coverage, policy.map(|p| p.id)))
+}
+
+/// The reads [`coverage_with_account`] makes for a person on `date`, in its
+/// order, to prefetch with the person.
+pub fn coverage_reads(psn_no: &str, date: Date) -> [yibao_store::Read; 3] {
+    [
+        repo::enrollment_details_read(psn_no),
+        contributions::paid_of_enrollments_read(psn_no),
+        contributions::policies_of_enrollments_read(psn_no, date),
+    ]
 }
 
 /// Coverage over the API (经办, 审核: "can this person settle on that day?").

@@ -303,13 +303,12 @@ fn open_visit(tx: &mut dyn Tx, ctx: &FsiCtx, v: OpenVisit<'_>) -> AppResult<Visi
     Ok(visit)
 }
 
-/// The reads [`register`] makes first, to prefetch: the person and their
-/// enrollments.
+/// The reads [`register`] makes first, to prefetch: the person and what
+/// their coverage is derived from (enrollments, paid periods, policies).
 pub fn register_reads(r: &Registration) -> Vec<yibao_store::Read> {
-    vec![
-        yibao_store::enrollment::person_for_visit_read(&r.psn_no),
-        yibao_store::enrollment::enrollment_details_read(&r.psn_no),
-    ]
+    let mut reads = vec![yibao_store::enrollment::person_for_visit_read(&r.psn_no)];
+    reads.extend(crate::enrollment::coverage_reads(&r.psn_no, r.begntime.date()));
+    reads
 }
 
 /// 2201: opens an outpatient visit.

@@ -212,7 +212,15 @@ backend_tests! {
             let stats = app.db.stats();
             (stats.prefetched_reads.load(Ordering::Relaxed), stats.prefetched_reads_used.load(Ordering::Relaxed))
         };
-        // 2201 (log, person, enrollments), 2203 (log), 2204 (log, visit),
+        // 1101 (a read): enrollments, paid periods and contribution
+        // policies, named once the person is found.
+        let before = counts();
+        let info = his.ok("1101", json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": certno}})).await;
+        assert_eq!(info["insuinfo"][0]["insutype"], "390");
+        let after = counts();
+        assert_eq!((after.0 - before.0, after.1 - before.1), (3, 3), "1101's reads named ahead and used");
+        // 2201 (log, person, enrollments, paid periods, contribution
+        // policies), 2203 (log), 2204 (log, visit),
         // 2206 (visit, person, lines, accumulators), 2207 (log and those
         // four, locked, and the closed month). The closed month is read only
         // when the settlement posts to the ledger (a fund or the account
@@ -225,7 +233,7 @@ backend_tests! {
             let out = his.ok("2207", settle).await;
             let after = counts();
             let (sent, used) = (after.0 - before.0, after.1 - before.1);
-            assert_eq!(sent, 16, "reads named ahead");
+            assert_eq!(sent, 18, "reads named ahead");
             let info = &out["setlinfo"];
             let posted = yuan(&info["fund_pay_sumamt"]).is_positive() || yuan(&info["acct_pay"]).is_positive();
             assert_eq!(used, if posted { sent } else { sent - 1 }, "every read named answered its job: {info}");

@@ -9,7 +9,7 @@ use yibao_domain::payment::{Channel, OrderStatus, RecordedPayment};
 use yibao_domain::{Date, Money, Parsed};
 
 use crate::params;
-use crate::sql::{DbError, DbResult, Row, Tx, Value, insert_many};
+use crate::sql::{DbError, DbResult, Read, Row, Tx, Value, insert_many};
 
 fn decode<T>(r: Parsed<T>) -> DbResult<T> {
     r.map_err(|e| DbError::decode(format!("{}: {}", e.field, e.reason)))
@@ -68,6 +68,44 @@ pub fn policy_on(tx: &mut dyn Tx, region: &str, insutype: Insutype, date: Date) 
     )?
     .map(|r| policy_from_row(&r))
     .transpose()
+}
+
+/// For each of a person's enrollments, the policy [`policy_on`] returns for
+/// its region and scheme on `date` (None: the region keeps none). Keyed by
+/// the person, not by an enrollment read first, so that a job can name it
+/// ahead ([`Tx::prefetch`]) with the enrollments.
+pub fn policies_of_enrollments(
+    tx: &mut dyn Tx,
+    psn_no: &str,
+    date: Date,
+) -> DbResult<Vec<(i64, Option<StoredPolicy>)>> {
+    policies_of_enrollments_read(psn_no, date)
+        .query(tx)?
+        .iter()
+        .map(|r| {
+            let policy = match r.get::<Option<i64>>(1)? {
+                Some(id) => Some(StoredPolicy {
+                    id,
+                    sha256: r.text(2)?,
+                    policy: decode(ContributionPolicy::from_json_str(&r.text(3)?))?,
+                }),
+                None => None,
+            };
+            Ok((r.i64(0)?, policy))
+        })
+        .collect()
+}
+
+/// The read of [`policies_of_enrollments`], to prefetch.
+pub fn policies_of_enrollments_read(psn_no: &str, date: Date) -> Read {
+    Read::new(
+        "SELECT e.id, c.id, c.sha256, c.document FROM enrollment e LEFT JOIN contribution_policy c ON c.id = \
+         (SELECT p.id FROM contribution_policy p WHERE p.region = e.insu_admdvs AND p.insutype = e.insutype \
+          AND p.begin_date <= $1 ORDER BY p.begin_date DESC LIMIT 1) \
+         WHERE e.psn_no = $2 ORDER BY e.id"
+            .to_owned(),
+        params![date, psn_no],
+    )
 }
 
 /// The id of the policy [`policy_on`] returns, without reading its document
@@ -360,6 +398,28 @@ pub fn paid_of_enrollment(tx: &mut dyn Tx, enrollment_id: i64) -> DbResult<Vec<P
     .iter()
     .map(|r| Ok(PaidPeriod { start: r.date(0)?, end: r.date(1)?, paid_on: r.date(2)? }))
     .collect()
+}
+
+/// The paid periods of each of a person's enrollments, as
+/// (enrollment id, period), by start date: what [`paid_of_enrollment`]
+/// returns for each, keyed by the person so that a job can name it ahead
+/// ([`Tx::prefetch`]) with the enrollments.
+pub fn paid_of_enrollments(tx: &mut dyn Tx, psn_no: &str) -> DbResult<Vec<(i64, PaidPeriod)>> {
+    paid_of_enrollments_read(psn_no)
+        .query(tx)?
+        .iter()
+        .map(|r| Ok((r.i64(0)?, PaidPeriod { start: r.date(1)?, end: r.date(2)?, paid_on: r.date(3)? })))
+        .collect()
+}
+
+/// The read of [`paid_of_enrollments`], to prefetch.
+pub fn paid_of_enrollments_read(psn_no: &str) -> Read {
+    Read::new(
+        "SELECT p.enrollment_id, p.start_date, p.end_date, p.paid_on FROM paid_period p \
+         JOIN enrollment e ON e.id = p.enrollment_id WHERE e.psn_no = $1 ORDER BY p.start_date, p.enrollment_id"
+            .to_owned(),
+        params![psn_no],
+    )
 }
 
 /// Every paid period of a person for one scheme (all regions and enrollments).
