@@ -72,15 +72,8 @@ pub fn coverage_with_account(
             // Both read by the person, not by the enrollment just read, so
             // that a job can name them ahead with the enrollments
             // (`coverage_reads`): on PostgreSQL one round trip for all.
-            let paid = contributions::paid_of_enrollments(tx, psn_no)?
-                .into_iter()
-                .filter(|(id, _)| *id == e.id)
-                .map(|(_, p)| p)
-                .collect();
-            let policy = contributions::policies_of_enrollments(tx, psn_no, date)?
-                .into_iter()
-                .find(|(id, _)| *id == e.id)
-                .and_then(|(_, p)| p);
+            let paid = contributions::paid_of_enrollment(tx, psn_no, e.id)?;
+            let policy = contributions::policy_of_enrollment(tx, psn_no, e.id, date)?;
             (paid, detail.waiting_exempt, policy)
         }
         None => (Vec::new(), false, None),

@@ -70,33 +70,35 @@ pub fn policy_on(tx: &mut dyn Tx, region: &str, insutype: Insutype, date: Date) 
     .transpose()
 }
 
-/// For each of a person's enrollments, the policy [`policy_on`] returns for
-/// its region and scheme on `date` (None: the region keeps none). Keyed by
-/// the person, not by an enrollment read first, so that a job can name it
-/// ahead ([`Tx::prefetch`]) with the enrollments.
-pub fn policies_of_enrollments(
+/// The policy [`policy_on`] returns for the region and scheme of one of a
+/// person's enrollments on `date` (None: the region keeps none). Read by the
+/// person, not by the enrollment, so that a job can name the read ahead
+/// ([`Tx::prefetch`]) with the enrollments; only the asked enrollment's
+/// document is decoded.
+pub fn policy_of_enrollment(
     tx: &mut dyn Tx,
     psn_no: &str,
+    enrollment_id: i64,
     date: Date,
-) -> DbResult<Vec<(i64, Option<StoredPolicy>)>> {
-    policies_of_enrollments_read(psn_no, date)
-        .query(tx)?
-        .iter()
-        .map(|r| {
-            let policy = match r.get::<Option<i64>>(1)? {
-                Some(id) => Some(StoredPolicy {
-                    id,
-                    sha256: r.text(2)?,
-                    policy: decode(ContributionPolicy::from_json_str(&r.text(3)?))?,
-                }),
-                None => None,
-            };
-            Ok((r.i64(0)?, policy))
-        })
-        .collect()
+) -> DbResult<Option<StoredPolicy>> {
+    for r in policies_of_enrollments_read(psn_no, date).query(tx)? {
+        if r.i64(0)? != enrollment_id {
+            continue;
+        }
+        return match r.get::<Option<i64>>(1)? {
+            Some(id) => Ok(Some(StoredPolicy {
+                id,
+                sha256: r.text(2)?,
+                policy: decode(ContributionPolicy::from_json_str(&r.text(3)?))?,
+            })),
+            None => Ok(None),
+        };
+    }
+    Ok(None)
 }
 
-/// The read of [`policies_of_enrollments`], to prefetch.
+/// The read of [`policy_of_enrollment`], to prefetch: every enrollment of the
+/// person with its policy.
 pub fn policies_of_enrollments_read(psn_no: &str, date: Date) -> Read {
     Read::new(
         "SELECT e.id, c.id, c.sha256, c.document FROM enrollment e LEFT JOIN contribution_policy c ON c.id = \
@@ -389,30 +391,21 @@ pub fn insert_paid(tx: &mut dyn Tx, rows: &[PaidRow], now_ms: i64) -> DbResult<u
     Ok(inserted)
 }
 
-/// Paid periods of one enrollment.
-pub fn paid_of_enrollment(tx: &mut dyn Tx, enrollment_id: i64) -> DbResult<Vec<PaidPeriod>> {
-    tx.query(
-        "SELECT start_date, end_date, paid_on FROM paid_period WHERE enrollment_id = $1 ORDER BY start_date",
-        params![enrollment_id],
-    )?
-    .iter()
-    .map(|r| Ok(PaidPeriod { start: r.date(0)?, end: r.date(1)?, paid_on: r.date(2)? }))
-    .collect()
-}
-
-/// The paid periods of each of a person's enrollments, as
-/// (enrollment id, period), by start date: what [`paid_of_enrollment`]
-/// returns for each, keyed by the person so that a job can name it ahead
+/// Paid periods of one of a person's enrollments, by start date. Read by
+/// the person, not by the enrollment, so that a job can name the read ahead
 /// ([`Tx::prefetch`]) with the enrollments.
-pub fn paid_of_enrollments(tx: &mut dyn Tx, psn_no: &str) -> DbResult<Vec<(i64, PaidPeriod)>> {
-    paid_of_enrollments_read(psn_no)
-        .query(tx)?
-        .iter()
-        .map(|r| Ok((r.i64(0)?, PaidPeriod { start: r.date(1)?, end: r.date(2)?, paid_on: r.date(3)? })))
-        .collect()
+pub fn paid_of_enrollment(tx: &mut dyn Tx, psn_no: &str, enrollment_id: i64) -> DbResult<Vec<PaidPeriod>> {
+    let mut paid = Vec::new();
+    for r in paid_of_enrollments_read(psn_no).query(tx)? {
+        if r.i64(0)? == enrollment_id {
+            paid.push(PaidPeriod { start: r.date(1)?, end: r.date(2)?, paid_on: r.date(3)? });
+        }
+    }
+    Ok(paid)
 }
 
-/// The read of [`paid_of_enrollments`], to prefetch.
+/// The read of [`paid_of_enrollment`], to prefetch: the paid periods of every
+/// enrollment of the person.
 pub fn paid_of_enrollments_read(psn_no: &str) -> Read {
     Read::new(
         "SELECT p.enrollment_id, p.start_date, p.end_date, p.paid_on FROM paid_period p \

@@ -3,6 +3,9 @@
 //! thread, as the engine expects, and nothing else runs on it).
 //!
 //! Statements are prepared once per connection and cached by their text.
+//! Integers bind to whatever integer type the column has; yibao's schema uses
+//! BIGINT for every integer so no value is ever narrowed.
+//!
 //! **Plans live at most `PLAN_LIFETIME`.** PostgreSQL plans a prepared
 //! statement again only when the statistics of its tables change, and so
 //! the checks of foreign keys, which it prepares itself. A plan made while a
@@ -14,8 +17,6 @@
 //! started on tables analyzed while empty settled 191–229 visits/s with seq
 //! scans of the message log, the visits and, in the foreign-key checks of
 //! the ledger lines, the ledger entries; against 441–508/s unanalyzed.
-//! Integers bind to whatever integer type the column has; yibao's schema uses
-//! BIGINT for every integer so no value is ever narrowed.
 //!
 //! **Pipelining.** Every statement is a network round trip, and a round trip
 //! costs both processes far more CPU than a small statement's work (the
@@ -592,6 +593,21 @@ mod tests {
         c.execute_batch(&format!("DROP TABLE {a}; DROP TABLE {b}")).unwrap();
     }
 
+    /// A connection whose plans outlive the test, until `end_plan_lifetime`.
+    fn connect_with_lasting_plans(url: &str) -> PgConn {
+        let mut c = PgConn::connect(url).unwrap();
+        c.plan_lifetime = std::time::Duration::from_secs(3600);
+        c
+    }
+
+    /// Ends the connection's plan lifetime once: its next statement takes a
+    /// `DISCARD PLANS` with it.
+    fn end_plan_lifetime(c: &mut PgConn) {
+        let lifetime = std::mem::replace(&mut c.plan_lifetime, std::time::Duration::ZERO);
+        c.query("SELECT 1", &[]).unwrap();
+        c.plan_lifetime = lifetime;
+    }
+
     /// A statement's plan lives no longer than `plan_lifetime`. Its table
     /// analyzed while empty, a key lookup gets a generic plan that scans the
     /// table; after the table grows (no new statistics) that plan still
@@ -600,8 +616,7 @@ mod tests {
     #[test]
     fn a_statements_plan_is_made_again_when_its_lifetime_ends() {
         let Some(url) = crate::testing::postgres_url() else { return };
-        let mut c = PgConn::connect(&url).unwrap();
-        c.plan_lifetime = std::time::Duration::from_secs(3600);
+        let mut c = connect_with_lasting_plans(&url);
         let t = format!("replan_{}", crate::ids::next_id());
         c.execute_batch(&format!("CREATE TABLE {t} (k TEXT PRIMARY KEY, v TEXT NOT NULL); ANALYZE {t}")).unwrap();
         let lookup = format!("SELECT v FROM {t} WHERE k = $1");
@@ -632,9 +647,7 @@ mod tests {
         run(&mut c);
         assert!(plan(&mut c).contains("Seq Scan"), "the old plan outlives the growth: {}", plan(&mut c));
 
-        c.plan_lifetime = std::time::Duration::ZERO;
-        run(&mut c);
-        c.plan_lifetime = std::time::Duration::from_secs(3600);
+        end_plan_lifetime(&mut c);
         run(&mut c);
         let after = plan(&mut c);
         assert!(!after.contains("Seq Scan") && after.contains(&format!("{t}_pkey")), "{after}");
@@ -649,8 +662,7 @@ mod tests {
     #[test]
     fn a_foreign_key_checks_plan_is_made_again_when_its_lifetime_ends() {
         let Some(url) = crate::testing::postgres_url() else { return };
-        let mut c = PgConn::connect(&url).unwrap();
-        c.plan_lifetime = std::time::Duration::from_secs(3600);
+        let mut c = connect_with_lasting_plans(&url);
         let n = crate::ids::next_id();
         let (parent, child) = (format!("fk_parent_{n}"), format!("fk_child_{n}"));
         c.execute_batch(&format!(
@@ -694,9 +706,7 @@ mod tests {
         c.execute(&format!("INSERT INTO {parent} SELECT i FROM generate_series(1000, 30000) AS i"), &[]).unwrap();
         assert_eq!(scans_by_one_insert(&mut c, &mut add).0, 1, "its plan outlives the growth");
 
-        c.plan_lifetime = std::time::Duration::ZERO;
-        add(&mut c);
-        c.plan_lifetime = std::time::Duration::from_secs(3600);
+        end_plan_lifetime(&mut c);
         for _ in 0..8 {
             add(&mut c);
         }
