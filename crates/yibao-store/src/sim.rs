@@ -239,6 +239,11 @@ pub fn settlement_counts(tx: &mut dyn Tx) -> DbResult<(i64, i64, i64)> {
     ))
 }
 
+/// How many accounts there are: what [`account_mismatches`] compares.
+pub fn account_count(tx: &mut dyn Tx) -> DbResult<i64> {
+    tx.query_one("SELECT COUNT(*) FROM account", &[])?.i64(0)
+}
+
 /// Accounts whose balance differs from the sum of their movements, or whose
 /// last movement's running balance differs from the balance: (psn_no,
 /// balance, sum of movements), at most [`EXAMPLES_MAX`].

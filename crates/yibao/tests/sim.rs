@@ -115,6 +115,13 @@ fn populate_load_verify_and_corruption_is_caught() {
     assert!(report["latency"]["2207"]["p99_ms"].as_f64().unwrap() > 0.0);
     assert!(report["baseline"]["serial_commits_per_s"].as_f64().unwrap() > 0.0);
     assert_eq!(report["verification"]["report"]["ok"], true);
+    // Every check looked at something: a check over nothing would pass
+    // whatever the database held.
+    for check in report["verification"]["report"]["checks"].as_array().unwrap() {
+        let detail = check["detail"].as_str().unwrap();
+        let count: u64 = detail.strip_suffix(" checked").and_then(|n| n.parse().ok()).unwrap_or(0);
+        assert!(count > 0, "{} reports {detail:?}", check["name"]);
+    }
     drop(server);
 
     let acks = dir.join("run.acks.json");
