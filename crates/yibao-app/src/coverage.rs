@@ -84,23 +84,20 @@ pub fn for_new_visit(
 }
 
 /// The coverage of a visit's person for a later message of the visit
-/// (pre-settlement, settlement): what the visit kept when nothing it was
-/// derived from has changed since (one statement: the policy's id), else
-/// read again (four).
-pub fn for_visit(
-    tx: &mut dyn Tx,
-    p: &PersonForVisit,
-    insutype: Insutype,
-    date: Date,
-    kept: Option<&str>,
-) -> AppResult<Coverage> {
+/// (pre-settlement, settlement, cancellation) on the visit's day under its
+/// insurance: what the visit kept when nothing it was derived from has
+/// changed since (one statement: the policy's id, keyed by the visit so that
+/// it can be prefetched with it), else read again (four).
+pub fn for_visit(tx: &mut dyn Tx, p: &PersonForVisit, visit: &yibao_store::visit::VisitRow) -> AppResult<Coverage> {
+    let (insutype, date) = (visit.insutype, visit.begntime.date());
     // A snapshot that does not parse (written by another version) is read again, not an error.
-    if let Some(s) = kept.and_then(|k| serde_json::from_str::<Snapshot>(k).ok())
+    if let Some(s) = visit.coverage.as_deref().and_then(|k| serde_json::from_str::<Snapshot>(k).ok())
         && s.seq == p.coverage_seq
         && s.date == date
         && s.coverage.insutype == insutype
+        && s.coverage.insu_admdvs == visit.insu_admdvs
         && s.coverage.has_account == p.account_balance.is_some()
-        && yibao_store::contribution::policy_id_on(tx, s.coverage.insu_admdvs.as_str(), insutype, date)? == s.policy
+        && yibao_store::contribution::policy_id_of_visit(tx, &visit.mdtrt_id)? == s.policy
     {
         return Ok(Coverage { account_balance: p.account_balance.unwrap_or(Money::ZERO), ..s.coverage });
     }

@@ -747,7 +747,7 @@ fn prepare(
     let found =
         verify_person(tx, &ctx.evoucher, ctx.now_ms, &visit.psn_no, input.mdtrt_cert_type, &input.mdtrt_cert_no, "")?;
     let visit_date = visit.begntime.date();
-    let cov = crate::coverage::for_visit(tx, &found, visit.insutype, visit_date, visit.coverage.as_deref())?;
+    let cov = crate::coverage::for_visit(tx, &found, &visit)?;
     let person = found.person;
     if !cov.covered {
         return Err(AppError::invalid("psn_no", format!("该人员在 {visit_date} 不能享受医保待遇：{}", cov.reason)));
@@ -852,7 +852,8 @@ pub fn pre_settle(
 
 /// The reads [`settle_visit`] (`commit`) or [`pre_settle`] makes before
 /// it writes, in its order, to prefetch: the visit (locked to settle), the
-/// person, the fee lines, the accumulators (locked to settle; the year
+/// person, the id of the contribution policy its coverage snapshot was
+/// taken under, the fee lines, the accumulators (locked to settle; the year
 /// guessed as the scheme year of today, which a visit begun in an earlier
 /// scheme year misses at no cost but the guess) and, to settle, the
 /// ledger's closed month.
@@ -866,6 +867,7 @@ pub fn settle_reads(
     let mut reads = vec![
         yibao_store::visit::get_read(backend, &input.mdtrt_id, commit),
         yibao_store::enrollment::person_for_visit_read(&input.psn_no),
+        yibao_store::contribution::policy_id_of_visit_read(&input.mdtrt_id),
         yibao_store::visit::active_lines_read(&input.mdtrt_id, None),
         yibao_store::policy::accumulators_read(backend, &key, commit),
     ];
@@ -1057,7 +1059,7 @@ pub fn cancel_settlement(
     yibao_store::visit::update(tx, &visit, ctx.now_ms)?;
     let found = yibao_store::enrollment::person_for_visit(tx, &visit.psn_no)?
         .ok_or_else(|| AppError::Internal("person of a visit vanished".into()))?;
-    let cov = crate::coverage::for_visit(tx, &found, visit.insutype, visit.begntime.date(), visit.coverage.as_deref())?;
+    let cov = crate::coverage::for_visit(tx, &found, &visit)?;
     let person = found.person;
     let mut info = setlinfo_json(
         &person,

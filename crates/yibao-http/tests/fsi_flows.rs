@@ -221,8 +221,9 @@ backend_tests! {
         assert_eq!((after.0 - before.0, after.1 - before.1), (3, 3), "1101's reads named ahead and used");
         // 2201 (log, person, enrollments, paid periods, contribution
         // policies), 2203 (log), 2204 (log, visit),
-        // 2206 (visit, person, lines, accumulators), 2207 (log and those
-        // four, locked, and the closed month). The closed month is read only
+        // 2206 (visit, person, the policy id of its coverage snapshot,
+        // lines, accumulators), 2207 (log and those five, locked, and the
+        // closed month). The closed month is read only
         // when the settlement posts to the ledger (a fund or the account
         // paid), so visits go on until one does: the deductible fills.
         let mut posted_once = false;
@@ -233,7 +234,7 @@ backend_tests! {
             let out = his.ok("2207", settle).await;
             let after = counts();
             let (sent, used) = (after.0 - before.0, after.1 - before.1);
-            assert_eq!(sent, 18, "reads named ahead");
+            assert_eq!(sent, 20, "reads named ahead");
             let info = &out["setlinfo"];
             let posted = yuan(&info["fund_pay_sumamt"]).is_positive() || yuan(&info["acct_pay"]).is_positive();
             assert_eq!(used, if posted { sent } else { sent - 1 }, "every read named answered its job: {info}");

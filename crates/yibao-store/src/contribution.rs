@@ -110,16 +110,27 @@ pub fn policies_of_enrollments_read(psn_no: &str, date: Date) -> Read {
     )
 }
 
-/// The id of the policy [`policy_on`] returns, without reading its document
-/// (policies are never changed once stored, so the id names the rules).
-pub fn policy_id_on(tx: &mut dyn Tx, region: &str, insutype: Insutype, date: Date) -> DbResult<Option<i64>> {
-    tx.query_opt(
-        "SELECT id FROM contribution_policy WHERE region = $1 AND insutype = $2 \
-         AND begin_date <= $3 ORDER BY begin_date DESC LIMIT 1",
-        params![region, insutype.code(), date],
-    )?
-    .map(|r| r.i64(0))
-    .transpose()
+/// The read of [`policy_id_of_visit`], to prefetch. Keyed by the visit
+/// alone, so that it can be named before the visit is read: the policy's
+/// region, insurance and date are the visit's (`begntime` is stored as
+/// `YYYY-MM-DD HH:MM:SS`, `begin_date` as `YYYY-MM-DD`, so its first ten
+/// characters are the day).
+pub fn policy_id_of_visit_read(mdtrt_id: &str) -> Read {
+    Read::new(
+        "SELECT (SELECT p.id FROM contribution_policy p WHERE p.region = v.insu_admdvs AND p.insutype = v.insutype \
+         AND p.begin_date <= substr(v.begntime, 1, 10) ORDER BY p.begin_date DESC LIMIT 1) \
+         FROM visit v WHERE v.mdtrt_id = $1"
+            .to_owned(),
+        params![mdtrt_id],
+    )
+}
+
+/// The id of the policy [`policy_on`] returns for the visit's insured
+/// region, insurance and day, without reading its document (policies are
+/// never changed once stored, so the id names the rules). `None`: no policy
+/// (or no such visit).
+pub fn policy_id_of_visit(tx: &mut dyn Tx, mdtrt_id: &str) -> DbResult<Option<i64>> {
+    Ok(policy_id_of_visit_read(mdtrt_id).query_opt(tx)?.map(|r| r.get::<Option<i64>>(0)).transpose()?.flatten())
 }
 
 pub fn policy_exists(tx: &mut dyn Tx, region: &str, insutype: Insutype, begin: Date) -> DbResult<bool> {
