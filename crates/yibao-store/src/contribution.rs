@@ -59,11 +59,32 @@ fn policy_from_row(r: &Row) -> DbResult<StoredPolicy> {
     })
 }
 
+/// SQL for the id of the contribution policy in force for a region and a
+/// scheme on a day: the latest begin date on or before it (NULL: none). Every
+/// query that picks a version uses this text, so that ids picked by
+/// different queries (a visit's coverage snapshot and its later check) are
+/// picked by one rule.
+macro_rules! policy_in_force_id {
+    ($region:literal, $insutype:literal, $day:literal) => {
+        concat!(
+            "(SELECT p.id FROM contribution_policy p WHERE p.region = ",
+            $region,
+            " AND p.insutype = ",
+            $insutype,
+            " AND p.begin_date <= ",
+            $day,
+            " ORDER BY p.begin_date DESC LIMIT 1)"
+        )
+    };
+}
+
 /// The version in force on `date`: the latest begin date on or before it.
 pub fn policy_on(tx: &mut dyn Tx, region: &str, insutype: Insutype, date: Date) -> DbResult<Option<StoredPolicy>> {
     tx.query_opt(
-        "SELECT id, sha256, document FROM contribution_policy WHERE region = $1 AND insutype = $2 \
-         AND begin_date <= $3 ORDER BY begin_date DESC LIMIT 1",
+        concat!(
+            "SELECT id, sha256, document FROM contribution_policy WHERE id = ",
+            policy_in_force_id!("$1", "$2", "$3")
+        ),
         params![region, insutype.code(), date],
     )?
     .map(|r| policy_from_row(&r))
@@ -82,17 +103,10 @@ pub fn policy_of_enrollment(
     date: Date,
 ) -> DbResult<Option<StoredPolicy>> {
     for r in policies_of_enrollments_read(psn_no, date).query(tx)? {
-        if r.i64(0)? != enrollment_id {
-            continue;
+        if r.i64(3)? == enrollment_id {
+            // The policy's columns are NULL when the region keeps none.
+            return r.get::<Option<i64>>(0)?.map(|_| policy_from_row(&r)).transpose();
         }
-        return match r.get::<Option<i64>>(1)? {
-            Some(id) => Ok(Some(StoredPolicy {
-                id,
-                sha256: r.text(2)?,
-                policy: decode(ContributionPolicy::from_json_str(&r.text(3)?))?,
-            })),
-            None => Ok(None),
-        };
     }
     Ok(None)
 }
@@ -101,11 +115,12 @@ pub fn policy_of_enrollment(
 /// person with its policy.
 pub fn policies_of_enrollments_read(psn_no: &str, date: Date) -> Read {
     Read::new(
-        "SELECT e.id, c.id, c.sha256, c.document FROM enrollment e LEFT JOIN contribution_policy c ON c.id = \
-         (SELECT p.id FROM contribution_policy p WHERE p.region = e.insu_admdvs AND p.insutype = e.insutype \
-          AND p.begin_date <= $1 ORDER BY p.begin_date DESC LIMIT 1) \
-         WHERE e.psn_no = $2 ORDER BY e.id"
-            .to_owned(),
+        concat!(
+            "SELECT c.id, c.sha256, c.document, e.id FROM enrollment e LEFT JOIN contribution_policy c ON c.id = ",
+            policy_in_force_id!("e.insu_admdvs", "e.insutype", "$1"),
+            " WHERE e.psn_no = $2 ORDER BY e.id"
+        )
+        .to_owned(),
         params![date, psn_no],
     )
 }
@@ -117,10 +132,12 @@ pub fn policies_of_enrollments_read(psn_no: &str, date: Date) -> Read {
 /// characters are the day).
 pub fn policy_id_of_visit_read(mdtrt_id: &str) -> Read {
     Read::new(
-        "SELECT (SELECT p.id FROM contribution_policy p WHERE p.region = v.insu_admdvs AND p.insutype = v.insutype \
-         AND p.begin_date <= substr(v.begntime, 1, 10) ORDER BY p.begin_date DESC LIMIT 1) \
-         FROM visit v WHERE v.mdtrt_id = $1"
-            .to_owned(),
+        concat!(
+            "SELECT ",
+            policy_in_force_id!("v.insu_admdvs", "v.insutype", "substr(v.begntime, 1, 10)"),
+            " FROM visit v WHERE v.mdtrt_id = $1"
+        )
+        .to_owned(),
         params![mdtrt_id],
     )
 }
