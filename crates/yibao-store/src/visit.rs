@@ -185,6 +185,22 @@ pub struct FeeLineRow {
 const LINE_COLUMNS: &str = "mdtrt_id, feedetl_sn, chrg_bchno, psn_no, med_list_codg, medins_list_codg, list_type, \
     item_name, fee_ocur_time, cnt_e4, pric_e6, amount_fen, chrgitm_lv, selfpay_prop_ppm, price_cap_fen, \
     fulamt_ownpay_amt_fen, overlmt_amt_fen, preselfpay_amt_fen, inscp_scp_amt_fen, status, extra";
+/// How many columns [`LINE_COLUMNS`] names: a read may add its own after them.
+const LINE_COLUMN_COUNT: usize = 21;
+const _: () = assert!(column_count(LINE_COLUMNS) == LINE_COLUMN_COUNT);
+
+/// The columns a plain column list names (one more than its commas).
+const fn column_count(columns: &str) -> usize {
+    let bytes = columns.as_bytes();
+    let (mut i, mut count) = (0, 1);
+    while i < bytes.len() {
+        if bytes[i] == b',' {
+            count += 1;
+        }
+        i += 1;
+    }
+    count
+}
 
 fn line_from_row(r: &Row) -> DbResult<FeeLineRow> {
     Ok(FeeLineRow {
@@ -271,17 +287,31 @@ pub fn active_serials(tx: &mut dyn Tx, mdtrt_id: &str) -> DbResult<Vec<String>> 
         .collect()
 }
 
-/// Active lines of a visit, optionally of one charge batch, in upload order.
+/// Active lines of a visit, optionally of one charge batch, in upload order:
+/// by upload time, then by serial compared byte by byte (the same order on
+/// both databases, whatever their collation).
+///
+/// Sorted here rather than by `ORDER BY`: a visit's lines are few
+/// (`LINES_PER_VISIT_MAX`), and SQLite sorted them through a temporary
+/// B-tree that cost as much as reading them (docs/performance.md,
+/// thirteenth round). The key is unique: the serial is unique in a visit.
 pub fn active_lines(tx: &mut dyn Tx, mdtrt_id: &str, chrg_bchno: Option<&str>) -> DbResult<Vec<FeeLineRow>> {
-    active_lines_read(mdtrt_id, chrg_bchno).query(tx)?.iter().map(line_from_row).collect()
+    let rows = active_lines_read(mdtrt_id, chrg_bchno).query(tx)?;
+    let mut keyed = Vec::with_capacity(rows.len());
+    for r in &rows {
+        keyed.push((r.i64(LINE_COLUMN_COUNT)?, line_from_row(r)?));
+    }
+    keyed.sort_unstable_by(|(a_ms, a), (b_ms, b)| a_ms.cmp(b_ms).then_with(|| a.feedetl_sn.cmp(&b.feedetl_sn)));
+    Ok(keyed.into_iter().map(|(_, line)| line).collect())
 }
 
-/// The read of [`active_lines`], to prefetch ([`Tx::prefetch`]).
+/// The read of [`active_lines`], to prefetch ([`Tx::prefetch`]). Unordered:
+/// [`active_lines`] sorts.
 pub fn active_lines_read(mdtrt_id: &str, chrg_bchno: Option<&str>) -> Read {
     Read::new(
         format!(
-            "SELECT {LINE_COLUMNS} FROM fee_detail WHERE mdtrt_id = $1 AND status = 'active' \
-             AND ($2 = '' OR chrg_bchno = $2) ORDER BY created_at_ms, feedetl_sn"
+            "SELECT {LINE_COLUMNS}, created_at_ms FROM fee_detail WHERE mdtrt_id = $1 AND status = 'active' \
+             AND ($2 = '' OR chrg_bchno = $2)"
         ),
         params![mdtrt_id, chrg_bchno.unwrap_or("")],
     )
