@@ -47,7 +47,7 @@ STAGES = [
     ("2207 settle_visit (writer)", "yibao_app::settlement::settle_visit"),
     ("  of which: read active fee lines (2206 + 2207)", "yibao_store::visit::active_lines"),
     ("  of which: ledger posting (2207)", "yibao_app::fund::post_settlement"),
-    ("  of which: setlinfo JSON (2206 + 2207)", "yibao_app::settlement::setlinfo_json"),
+    ("  of which: the answer as JSON (2206 + 2207)", "yibao_app::settlement::settle_answer"),
     ("message log write", "yibao_store::fsi::log_message"),
     ("SQLite: sqlite3_step", "sqlite3_step"),
     ("SQLite: commit (WAL frames)", "sqlite3BtreeCommitPhaseOne"),
