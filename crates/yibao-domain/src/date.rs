@@ -83,36 +83,69 @@ impl Date {
         years
     }
 
+    /// `yyyy-MM-dd` or `yyyyMMdd`, surrounding whitespace ignored. Parsed
+    /// from the bytes, without an allocation: dates are read from every
+    /// stored row and every message (docs/performance.md, thirteenth round).
     pub fn parse(text: &str) -> Parsed<Date> {
         let t = text.trim();
-        let digits: String = match t.len() {
-            10 if t.as_bytes()[4] == b'-' && t.as_bytes()[7] == b'-' => {
-                format!("{}{}{}", &t[0..4], &t[5..7], &t[8..10])
-            }
-            8 => t.to_owned(),
-            _ => {
-                return Err(FieldError::new("", format!("“{t}”不是有效日期，应为 yyyy-MM-dd")));
-            }
+        let bad = || FieldError::new("", format!("“{t}”不是有效日期，应为 yyyy-MM-dd"));
+        let b = t.as_bytes();
+        let (year, month, day) = match b.len() {
+            10 if b[4] == b'-' && b[7] == b'-' => (digits(&b[0..4]), digits(&b[5..7]), digits(&b[8..10])),
+            8 => (digits(&b[0..4]), digits(&b[4..6]), digits(&b[6..8])),
+            _ => return Err(bad()),
         };
-        if !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(FieldError::new("", format!("“{t}”不是有效日期，应为 yyyy-MM-dd")));
-        }
-        let year: i32 = digits[0..4].parse().unwrap();
-        let month: u8 = digits[4..6].parse().unwrap();
-        let day: u8 = digits[6..8].parse().unwrap();
-        Date::from_ymd(year, month, day).map_err(|_| FieldError::new("", format!("“{t}”不是有效日期")))
+        let (Some(year), Some(month), Some(day)) = (year, month, day) else {
+            return Err(bad());
+        };
+        Date::from_ymd(year as i32, month as u8, day as u8)
+            .map_err(|_| FieldError::new("", format!("“{t}”不是有效日期")))
     }
 
     /// `yyyyMMdd`.
     pub fn compact(self) -> String {
-        format!("{:04}{:02}{:02}", self.year(), self.month(), self.day())
+        self.to_string().replace('-', "")
     }
 }
 
 impl fmt::Display for Date {
+    /// `yyyy-MM-dd`, written from bytes (`write!` with padded fields cost
+    /// ten times as much, and dates are written into every row and answer).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year(), self.month(), self.day())
+        let mut buf = *b"0000-00-00";
+        if !put_date(&mut buf, *self) {
+            return write!(f, "{:04}-{:02}-{:02}", self.year(), self.month(), self.day());
+        }
+        f.write_str(std::str::from_utf8(&buf).expect("ASCII digits"))
     }
+}
+
+/// Digits of an unsigned decimal field; None if any byte is not a digit.
+fn digits(bytes: &[u8]) -> Option<u32> {
+    bytes.iter().try_fold(0u32, |n, &b| b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0')))
+}
+
+/// Writes `value` as `buf.len()` zero-padded digits (the value fits).
+fn put_digits(buf: &mut [u8], mut value: u32) {
+    for slot in buf.iter_mut().rev() {
+        *slot = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
+/// Writes `yyyy-MM-dd` into the first 10 bytes; false for a year outside
+/// 0..=9999, which the caller writes the slow way.
+fn put_date(buf: &mut [u8], date: Date) -> bool {
+    let Ok(year) = u32::try_from(date.year()) else { return false };
+    if year > 9999 {
+        return false;
+    }
+    put_digits(&mut buf[0..4], year);
+    buf[4] = b'-';
+    put_digits(&mut buf[5..7], u32::from(date.month()));
+    buf[7] = b'-';
+    put_digits(&mut buf[8..10], u32::from(date.day()));
+    true
 }
 
 impl fmt::Debug for Date {
@@ -183,38 +216,49 @@ impl DateTime {
         DateTime(self.0 + time::Duration::seconds(seconds))
     }
 
+    /// `yyyy-MM-dd HH:mm:ss` (or `T` between), `yyyyMMddHHmmss`, or a date
+    /// alone (midnight). Parsed from the bytes, without an allocation.
     pub fn parse(text: &str) -> Parsed<DateTime> {
         let t = text.trim();
         let bad = || FieldError::new("", format!("“{t}”不是有效时间，应为 yyyy-MM-dd HH:mm:ss"));
-        let (date, clock) = match t.len() {
-            19 if t.as_bytes()[10] == b' ' || t.as_bytes()[10] == b'T' => (&t[0..10], t[11..19].replace(':', "")),
-            14 => (&t[0..8], t[8..14].to_owned()),
-            10 | 8 => (t, "000000".to_owned()),
+        if !t.is_ascii() {
+            // Also keeps the slices below on character boundaries.
+            return Err(bad());
+        }
+        let b = t.as_bytes();
+        let (date, clock) = match b.len() {
+            19 if (b[10] == b' ' || b[10] == b'T') && b[13] == b':' && b[16] == b':' => {
+                (&t[0..10], [digits(&b[11..13]), digits(&b[14..16]), digits(&b[17..19])])
+            }
+            14 => (&t[0..8], [digits(&b[8..10]), digits(&b[10..12]), digits(&b[12..14])]),
+            10 | 8 => (t, [Some(0); 3]),
             _ => return Err(bad()),
         };
-        if t.len() == 19 && (t.as_bytes()[13] != b':' || t.as_bytes()[16] != b':') {
-            return Err(bad());
-        }
         let date = Date::parse(date).map_err(|_| bad())?;
-        if clock.len() != 6 || !clock.bytes().all(|b| b.is_ascii_digit()) {
+        let [Some(h), Some(m), Some(s)] = clock else {
             return Err(bad());
-        }
-        let h: u8 = clock[0..2].parse().unwrap();
-        let m: u8 = clock[2..4].parse().unwrap();
-        let s: u8 = clock[4..6].parse().unwrap();
-        let time = time::Time::from_hms(h, m, s).map_err(|_| bad())?;
+        };
+        let time = time::Time::from_hms(h as u8, m as u8, s as u8).map_err(|_| bad())?;
         Ok(DateTime(PrimitiveDateTime::new(date.0, time)))
     }
 
     /// `yyyyMMddHHmmss`.
     pub fn compact(self) -> String {
-        format!("{}{:02}{:02}{:02}", self.date().compact(), self.hour(), self.minute(), self.second())
+        self.to_string().replace(['-', ' ', ':'], "")
     }
 }
 
 impl fmt::Display for DateTime {
+    /// `yyyy-MM-dd HH:mm:ss`, written from bytes as [`Date`]'s is.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {:02}:{:02}:{:02}", self.date(), self.hour(), self.minute(), self.second())
+        let mut buf = *b"0000-00-00 00:00:00";
+        if !put_date(&mut buf, self.date()) {
+            return write!(f, "{} {:02}:{:02}:{:02}", self.date(), self.hour(), self.minute(), self.second());
+        }
+        put_digits(&mut buf[11..13], u32::from(self.hour()));
+        put_digits(&mut buf[14..16], u32::from(self.minute()));
+        put_digits(&mut buf[17..19], u32::from(self.second()));
+        f.write_str(std::str::from_utf8(&buf).expect("ASCII digits"))
     }
 }
 
@@ -288,6 +332,27 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn written_as_zero_padded_fields_and_read_back(ms in -2_000_000_000_000i64..4_000_000_000_000) {
+            let dt = DateTime::from_unix_ms(ms);
+            let (d, text) = (dt.date(), dt.to_string());
+            let fields = format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+                d.year(), d.month(), d.day(), dt.hour(), dt.minute(), dt.second()
+            );
+            prop_assert_eq!(&text, &fields);
+            prop_assert_eq!(d.to_string(), &fields[..10]);
+            prop_assert_eq!(DateTime::parse(&text).unwrap(), dt);
+            prop_assert_eq!(DateTime::parse(&text.replace(' ', "T")).unwrap(), dt);
+            prop_assert_eq!(DateTime::parse(&dt.compact()).unwrap(), dt);
+        }
+
+        #[test]
+        fn any_text_parses_or_is_refused_without_panic(text in "\\PC{0,22}") {
+            let _ = Date::parse(&text);
+            let _ = DateTime::parse(&text);
+        }
+
         #[test]
         fn days_round_trip(days in -40_000i32..80_000) {
             let d = Date::from_days_since_epoch(days);
