@@ -344,9 +344,12 @@ pub(super) async fn replay_or(app: &App, ctx: FsiCtx, error: AppError) -> AppRes
 }
 
 /// Runs a read-only transaction.
-async fn read<F>(app: &App, ctx: FsiCtx, business: F) -> AppResult<Reply>
+/// Runs a read-only message on a reader. Its output is a `Value`, or an
+/// [`Output`] already written as JSON text (2206), which is sent as is.
+async fn read<F, O>(app: &App, ctx: FsiCtx, business: F) -> AppResult<Reply>
 where
-    F: FnOnce(&mut dyn Tx, &FsiCtx) -> AppResult<Value> + Send + 'static,
+    F: FnOnce(&mut dyn Tx, &FsiCtx) -> AppResult<O> + Send + 'static,
+    O: Into<Output> + Send + 'static,
 {
     let node_admdvs = ctx.node_admdvs.clone();
     let now = ctx.now;
@@ -469,7 +472,7 @@ pub async fn execute(
                 if tx.backend() == Backend::Postgres {
                     tx.prefetch(&yibao_app::settlement::settle_reads(Backend::Postgres, ctx, &s, false))?;
                 }
-                yibao_app::settlement::pre_settle(tx, ctx, &policies, &s, kind)?.output.into_value()
+                Ok(yibao_app::settlement::pre_settle(tx, ctx, &policies, &s, kind)?.output)
             })
             .await
         }
