@@ -568,16 +568,6 @@ struct SetlStamp<'a> {
     psn_type: yibao_domain::codes::PsnType,
 }
 
-/// The setlinfo document of a settlement (2206/2207 and the 2303/2304 family).
-/// Writes a value through its `Display`, without an intermediate `String`.
-struct Shown<T>(T);
-
-impl<T: std::fmt::Display> Serialize for Shown<T> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
-    }
-}
-
 /// `setlinfo` of a 2206 / 2207 / 2208 answer, written straight from typed
 /// values (building it as a `Value` map of 57 keys and writing that cost a
 /// tenth of a settlement's instructions; docs/performance.md, thirteenth
@@ -594,8 +584,8 @@ struct SetlInfoAnswer<'a> {
     act_pay_dedc: Money,
     age: Value,
     balc: Money,
-    begndate: Shown<Date>,
-    brdy: Shown<Date>,
+    begndate: Date,
+    brdy: Date,
     /// Fields some clients read under other names, or that provinces add,
     /// are sent so that every known client finds what it looks for:
     /// `cashPayamt`, `psn_pay`, `inscp_amt`, `crt_dedc`, `dedc_std`,
@@ -612,7 +602,7 @@ struct SetlInfoAnswer<'a> {
     cvlserv_flag: &'static str,
     cvlserv_pay: Money,
     dedc_std: Money,
-    enddate: Option<Shown<Date>>,
+    enddate: Option<Date>,
     exp_content: Option<()>,
     fulamt_ownpay_amt: Money,
     fund_pay_sumamt: Money,
@@ -653,10 +643,11 @@ struct SetlInfoAnswer<'a> {
     /// A pre-settlement (2206) settles nothing: its setl_id is null, as in
     /// the real 2206 answers we compare against (never a made-up id).
     setl_id: Option<&'a str>,
-    setl_time: Shown<yibao_domain::DateTime>,
+    setl_time: yibao_domain::DateTime,
     setl_type: &'static str,
 }
 
+/// The setlinfo document of a settlement (2206/2207 and the 2303/2304 family).
 fn setlinfo<'a>(
     person: &'a yibao_domain::enrollment::Person,
     cov: &'a crate::coverage::Coverage,
@@ -671,8 +662,8 @@ fn setlinfo<'a>(
         act_pay_dedc: amounts.act_pay_dedc,
         age: age_on(person.brdy, setl_time.date()),
         balc: amounts.balc,
-        begndate: Shown(visit.begntime.date()),
-        brdy: Shown(person.brdy),
+        begndate: visit.begntime.date(),
+        brdy: person.brdy,
         cash_payamt: amounts.psn_cash_pay,
         certno: &person.certificate.certno,
         clr_optins: visit.mdtrtarea_admvs.as_str(),
@@ -682,7 +673,7 @@ fn setlinfo<'a>(
         cvlserv_flag: if cov.cvlserv_flag { "1" } else { "0" },
         cvlserv_pay: amounts.cvlserv_pay,
         dedc_std: amounts.act_pay_dedc,
-        enddate: visit.endtime.map(|t| Shown(t.date())),
+        enddate: visit.endtime.map(|t| t.date()),
         exp_content: None,
         fulamt_ownpay_amt: amounts.fulamt_ownpay_amt,
         fund_pay_sumamt: amounts.fund_pay_sumamt,
@@ -724,7 +715,7 @@ fn setlinfo<'a>(
         psn_pay: amounts.psn_part_amt,
         psn_type: psn_type.code(),
         setl_id,
-        setl_time: Shown(setl_time),
+        setl_time,
         setl_type: if amounts.medfee_sumamt.is_negative() { "2" } else { "1" },
     }
 }

@@ -104,19 +104,33 @@ impl Date {
 
     /// `yyyyMMdd`.
     pub fn compact(self) -> String {
-        self.to_string().replace('-', "")
+        match self.ascii() {
+            Some(b) => [&b[0..4], &b[5..7], &b[8..10]].concat().into_iter().map(char::from).collect(),
+            None => format!("{:04}{:02}{:02}", self.year(), self.month(), self.day()),
+        }
+    }
+
+    /// `yyyy-MM-dd` as bytes, written without the formatting machinery
+    /// (`write!` with padded fields cost ten times as much, and dates are
+    /// written into every row and answer); None for a year outside
+    /// 0..=9999, which callers write the slow way.
+    fn ascii(self) -> Option<[u8; 10]> {
+        let year = u32::try_from(self.year()).ok().filter(|y| *y <= 9999)?;
+        let mut buf = *b"0000-00-00";
+        put_digits(&mut buf[0..4], year);
+        put_digits(&mut buf[5..7], u32::from(self.month()));
+        put_digits(&mut buf[8..10], u32::from(self.day()));
+        Some(buf)
     }
 }
 
 impl fmt::Display for Date {
-    /// `yyyy-MM-dd`, written from bytes (`write!` with padded fields cost
-    /// ten times as much, and dates are written into every row and answer).
+    /// `yyyy-MM-dd`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = *b"0000-00-00";
-        if !put_date(&mut buf, *self) {
-            return write!(f, "{:04}-{:02}-{:02}", self.year(), self.month(), self.day());
+        match self.ascii() {
+            Some(b) => f.write_str(std::str::from_utf8(&b).expect("ASCII digits")),
+            None => write!(f, "{:04}-{:02}-{:02}", self.year(), self.month(), self.day()),
         }
-        f.write_str(std::str::from_utf8(&buf).expect("ASCII digits"))
     }
 }
 
@@ -131,21 +145,6 @@ fn put_digits(buf: &mut [u8], mut value: u32) {
         *slot = b'0' + (value % 10) as u8;
         value /= 10;
     }
-}
-
-/// Writes `yyyy-MM-dd` into the first 10 bytes; false for a year outside
-/// 0..=9999, which the caller writes the slow way.
-fn put_date(buf: &mut [u8], date: Date) -> bool {
-    let Ok(year) = u32::try_from(date.year()) else { return false };
-    if year > 9999 {
-        return false;
-    }
-    put_digits(&mut buf[0..4], year);
-    buf[4] = b'-';
-    put_digits(&mut buf[5..7], u32::from(date.month()));
-    buf[7] = b'-';
-    put_digits(&mut buf[8..10], u32::from(date.day()));
-    true
 }
 
 impl fmt::Debug for Date {
@@ -244,21 +243,34 @@ impl DateTime {
 
     /// `yyyyMMddHHmmss`.
     pub fn compact(self) -> String {
-        self.to_string().replace(['-', ' ', ':'], "")
+        match self.ascii() {
+            Some(b) => [&b[0..4], &b[5..7], &b[8..10], &b[11..13], &b[14..16], &b[17..19]]
+                .concat()
+                .into_iter()
+                .map(char::from)
+                .collect(),
+            None => format!("{}{:02}{:02}{:02}", self.date().compact(), self.hour(), self.minute(), self.second()),
+        }
+    }
+
+    /// `yyyy-MM-dd HH:mm:ss` as bytes, as [`Date::ascii`].
+    fn ascii(self) -> Option<[u8; 19]> {
+        let mut buf = *b"0000-00-00 00:00:00";
+        buf[0..10].copy_from_slice(&self.date().ascii()?);
+        put_digits(&mut buf[11..13], u32::from(self.hour()));
+        put_digits(&mut buf[14..16], u32::from(self.minute()));
+        put_digits(&mut buf[17..19], u32::from(self.second()));
+        Some(buf)
     }
 }
 
 impl fmt::Display for DateTime {
-    /// `yyyy-MM-dd HH:mm:ss`, written from bytes as [`Date`]'s is.
+    /// `yyyy-MM-dd HH:mm:ss`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = *b"0000-00-00 00:00:00";
-        if !put_date(&mut buf, self.date()) {
-            return write!(f, "{} {:02}:{:02}:{:02}", self.date(), self.hour(), self.minute(), self.second());
+        match self.ascii() {
+            Some(b) => f.write_str(std::str::from_utf8(&b).expect("ASCII digits")),
+            None => write!(f, "{} {:02}:{:02}:{:02}", self.date(), self.hour(), self.minute(), self.second()),
         }
-        put_digits(&mut buf[11..13], u32::from(self.hour()));
-        put_digits(&mut buf[14..16], u32::from(self.minute()));
-        put_digits(&mut buf[17..19], u32::from(self.second()));
-        f.write_str(std::str::from_utf8(&buf).expect("ASCII digits"))
     }
 }
 

@@ -264,7 +264,7 @@ pub fn upsert_lines(tx: &mut dyn Tx, lines: &[FeeLineRow], now_ms: i64) -> DbRes
     insert_many_deferred(
         tx,
         &format!("INSERT INTO fee_detail ({LINE_COLUMNS}, created_at_ms)"),
-        22,
+        LINE_COLUMN_COUNT + 1,
         &rows,
         "ON CONFLICT (mdtrt_id, feedetl_sn) DO UPDATE SET chrg_bchno = excluded.chrg_bchno, \
          med_list_codg = excluded.med_list_codg, medins_list_codg = excluded.medins_list_codg, \

@@ -343,7 +343,6 @@ pub(super) async fn replay_or(app: &App, ctx: FsiCtx, error: AppError) -> AppRes
     }
 }
 
-/// Runs a read-only transaction.
 /// Runs a read-only message on a reader. Its output is a `Value`, or an
 /// [`Output`] already written as JSON text (2206), which is sent as is.
 async fn read<F, O>(app: &App, ctx: FsiCtx, business: F) -> AppResult<Reply>
