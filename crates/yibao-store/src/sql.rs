@@ -313,6 +313,40 @@ impl Row {
         self.get(idx)
     }
 
+    /// Column `idx` as text, moved out of the row, which keeps `Null` in its
+    /// place (so a second take fails rather than reading ""). Rows are read
+    /// once: their strings need not be copied.
+    pub fn take_text(&mut self, idx: usize) -> DbResult<String> {
+        let columns = self.values.len();
+        let slot = self
+            .values
+            .get_mut(idx)
+            .ok_or_else(|| DbError::decode(format!("column {idx} out of range ({columns} columns)")))?;
+        match std::mem::replace(slot, Value::Null) {
+            Value::Text(s) => Ok(s),
+            other => {
+                let e = DbError::decode(format!("column {idx}: expected text, got {other:?}"));
+                *slot = other;
+                Err(e)
+            }
+        }
+    }
+
+    /// Column `idx` as text, borrowed from the row (`None` for `NULL`).
+    pub fn opt_str(&self, idx: usize) -> DbResult<Option<&str>> {
+        match self.values.get(idx) {
+            Some(Value::Text(s)) => Ok(Some(s)),
+            Some(Value::Null) => Ok(None),
+            Some(other) => Err(DbError::decode(format!("column {idx}: expected text, got {other:?}"))),
+            None => Err(DbError::decode(format!("column {idx} out of range ({} columns)", self.values.len()))),
+        }
+    }
+
+    /// Column `idx` as text, borrowed from the row.
+    pub fn str(&self, idx: usize) -> DbResult<&str> {
+        self.opt_str(idx)?.ok_or_else(|| DbError::decode(format!("column {idx}: expected text, got NULL")))
+    }
+
     pub fn money(&self, idx: usize) -> DbResult<Money> {
         self.get(idx)
     }
@@ -538,4 +572,22 @@ fn multi_row_insert(head: &str, columns: usize, chunk: &[Vec<Value>], tail: &str
     sql.push(' ');
     sql.push_str(tail);
     (sql, params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_taken_once_and_borrowed_as_often_as_asked() {
+        let mut row = Row::new(vec![Value::Text("甲".into()), Value::Null, Value::Int(7)]);
+        assert_eq!(row.str(0).unwrap(), "甲");
+        assert_eq!(row.opt_str(1).unwrap(), None);
+        assert!(row.str(1).is_err(), "NULL is not text");
+        assert!(row.str(2).is_err() && row.take_text(2).is_err(), "an integer is not text");
+        assert_eq!(row.i64(2).unwrap(), 7, "a failed take leaves the value in place");
+        assert_eq!(row.take_text(0).unwrap(), "甲");
+        assert!(row.take_text(0).is_err(), "taken: a second take does not read \"\"");
+        assert!(row.take_text(3).is_err() && row.str(3).is_err(), "out of range");
+    }
 }

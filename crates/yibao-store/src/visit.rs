@@ -202,29 +202,30 @@ const fn column_count(columns: &str) -> usize {
     count
 }
 
-fn line_from_row(r: &Row) -> DbResult<FeeLineRow> {
+/// A fee line from its row, which it takes: its strings are moved, not copied.
+fn line_from_row(mut r: Row) -> DbResult<FeeLineRow> {
     Ok(FeeLineRow {
-        mdtrt_id: r.text(0)?,
-        feedetl_sn: r.text(1)?,
-        chrg_bchno: r.text(2)?,
-        psn_no: r.text(3)?,
-        med_list_codg: r.text(4)?,
-        medins_list_codg: r.text(5)?,
-        list_type: decode(ListType::parse(&r.text(6)?))?,
-        item_name: r.text(7)?,
+        list_type: decode(ListType::parse(r.str(6)?))?,
         fee_ocur_time: r.get(8)?,
         cnt: Quantity::from_ten_thousandths(r.i64(9)?),
         pric: UnitPrice::from_micro_yuan(r.i64(10)?),
         amount: r.money(11)?,
-        chrgitm_lv: r.opt_text(12)?.map(|c| decode(ChrgitmLv::parse(&c))).transpose()?,
+        chrgitm_lv: r.opt_str(12)?.map(|c| decode(ChrgitmLv::parse(c))).transpose()?,
         selfpay_prop: r.get(13)?,
         price_cap: r.get(14)?,
         fulamt_ownpay_amt: r.money(15)?,
         overlmt_amt: r.money(16)?,
         preselfpay_amt: r.money(17)?,
         inscp_scp_amt: r.money(18)?,
-        active: r.text(19)? == "active",
-        extra: r.text(20)?,
+        active: r.str(19)? == "active",
+        mdtrt_id: r.take_text(0)?,
+        feedetl_sn: r.take_text(1)?,
+        chrg_bchno: r.take_text(2)?,
+        psn_no: r.take_text(3)?,
+        med_list_codg: r.take_text(4)?,
+        medins_list_codg: r.take_text(5)?,
+        item_name: r.take_text(7)?,
+        extra: r.take_text(20)?,
     })
 }
 
@@ -298,7 +299,7 @@ pub fn active_serials(tx: &mut dyn Tx, mdtrt_id: &str) -> DbResult<Vec<String>> 
 pub fn active_lines(tx: &mut dyn Tx, mdtrt_id: &str, chrg_bchno: Option<&str>) -> DbResult<Vec<FeeLineRow>> {
     let rows = active_lines_read(mdtrt_id, chrg_bchno).query(tx)?;
     let mut keyed = Vec::with_capacity(rows.len());
-    for r in &rows {
+    for r in rows {
         keyed.push((r.i64(LINE_COLUMN_COUNT)?, line_from_row(r)?));
     }
     keyed.sort_unstable_by(|(a_ms, a), (b_ms, b)| a_ms.cmp(b_ms).then_with(|| a.feedetl_sn.cmp(&b.feedetl_sn)));
@@ -325,7 +326,7 @@ pub fn lines_by_serial(tx: &mut dyn Tx, mdtrt_id: &str, serials: &[String]) -> D
             &format!("SELECT {LINE_COLUMNS} FROM fee_detail WHERE mdtrt_id = $1 AND feedetl_sn = $2"),
             params![mdtrt_id, sn.as_str()],
         )? {
-            out.push(line_from_row(&r)?);
+            out.push(line_from_row(r)?);
         }
     }
     Ok(out)
