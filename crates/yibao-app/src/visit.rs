@@ -312,7 +312,9 @@ pub fn register_reads(r: &Registration) -> Vec<yibao_store::Read> {
 }
 
 /// 2201: opens an outpatient visit.
-pub fn register(tx: &mut dyn Tx, ctx: &FsiCtx, r: &Registration, raw: &Value) -> AppResult<Outcome> {
+/// `info_json` is the `data` node as JSON text (keys sorted, as a parsed
+/// `Value` writes it), kept as the visit's information document.
+pub fn register(tx: &mut dyn Tx, ctx: &FsiCtx, r: &Registration, info_json: &str) -> AppResult<Outcome> {
     let visit = open_visit(
         tx,
         ctx,
@@ -325,7 +327,7 @@ pub fn register(tx: &mut dyn Tx, ctx: &FsiCtx, r: &Registration, raw: &Value) ->
             cert_type: r.mdtrt_cert_type,
             cert_no: &r.mdtrt_cert_no,
             ipt_otp_no: &r.ipt_otp_no,
-            info: raw.to_string(),
+            info: info_json.to_owned(),
             diagnoses: &[],
             field_prefix: "data.",
         },
@@ -339,7 +341,14 @@ pub fn register(tx: &mut dyn Tx, ctx: &FsiCtx, r: &Registration, raw: &Value) ->
 }
 
 /// 2401: admits a patient.
-pub fn admit(tx: &mut dyn Tx, ctx: &FsiCtx, a: &Admission, diagnoses: &[Diagnosis], raw: &Value) -> AppResult<Outcome> {
+/// `info_json`: the `mdtrtinfo` node as JSON text, as for [`register`].
+pub fn admit(
+    tx: &mut dyn Tx,
+    ctx: &FsiCtx,
+    a: &Admission,
+    diagnoses: &[Diagnosis],
+    info_json: &str,
+) -> AppResult<Outcome> {
     if let Some(code) = a.dscg_maindiag_code.as_deref().filter(|c| !c.trim().is_empty())
         && yibao_store::reference::resolve_diagnosis(tx, code.trim())?.is_none()
     {
@@ -360,7 +369,7 @@ pub fn admit(tx: &mut dyn Tx, ctx: &FsiCtx, a: &Admission, diagnoses: &[Diagnosi
             cert_type: a.mdtrt_cert_type,
             cert_no: &a.mdtrt_cert_no,
             ipt_otp_no: &a.ipt_no,
-            info: raw.to_string(),
+            info: info_json.to_owned(),
             diagnoses,
             field_prefix: "mdtrtinfo.",
         },
@@ -420,7 +429,7 @@ pub fn update_info(
     ctx: &FsiCtx,
     info: &VisitInfo,
     diagnoses: &[Diagnosis],
-    raw: &Value,
+    info_json: &str,
 ) -> AppResult<Outcome> {
     let mut visit = load_visit(tx, ctx, &info.mdtrt_id, info.psn_no.as_deref())?;
     rules::check(visit.kind, &visit.facts, VisitAction::UpdateInfo)?;
@@ -441,7 +450,7 @@ pub fn update_info(
     }
     // The information documents keep the latest version; the message log
     // keeps every message.
-    visit.info = raw.to_string();
+    visit.info = info_json.to_owned();
     if !diagnoses.is_empty() {
         visit.diagnoses = serde_json::to_string(diagnoses).expect("diagnoses serialize");
     }
@@ -567,15 +576,15 @@ const LINE_FIELDS_IN_COLUMNS: &[&str] = &[
 /// The other fields of a line as sent (doctor, department, flags, …), as a
 /// JSON object, for audit and risk rules. Leaving out what the columns hold
 /// halves what each uploaded line writes. Written straight from the parsed
-/// object, without copying it.
-fn extra_fields(raw: &Value) -> String {
+/// object, without copying it; a line that is not an object keeps `{}`.
+pub fn extra_fields(line: &Value) -> String {
     struct Rest<'a>(&'a serde_json::Map<String, Value>);
     impl Serialize for Rest<'_> {
         fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
             s.collect_map(self.0.iter().filter(|(k, _)| !LINE_FIELDS_IN_COLUMNS.contains(&k.as_str())))
         }
     }
-    match raw.as_object() {
+    match line.as_object() {
         Some(fields) => serde_json::to_string(&Rest(fields)).expect("a JSON object serializes"),
         None => "{}".into(),
     }
@@ -629,7 +638,7 @@ pub fn prepare_lines(
     ctx: &FsiCtx,
     catalog: &CatalogView,
     lines: &[FeeLineInput],
-    raw_lines: &[Value],
+    extras: Vec<String>,
 ) -> AppResult<PreparedLines> {
     if lines.is_empty() {
         return Err(AppError::invalid("feedetail", "费用明细不能为空"));
@@ -644,6 +653,7 @@ pub fn prepare_lines(
         }
     }
     let region = ctx.institution.admdvs.as_str();
+    let mut extras = extras.into_iter();
     let mut prepared = Vec::with_capacity(lines.len());
     let mut answers = Vec::with_capacity(lines.len());
     let mut seen = std::collections::HashSet::with_capacity(lines.len());
@@ -711,7 +721,7 @@ pub fn prepare_lines(
             preselfpay_amt,
             inscp_scp_amt,
             active: true,
-            extra: raw_lines.get(i).map(extra_fields).unwrap_or_else(|| "{}".into()),
+            extra: extras.next().unwrap_or_else(|| "{}".into()),
         };
         answers.push(answer_of(&row, Some(item), resolved.restriction.as_deref()));
         let psn_no = l.psn_no.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned);
@@ -827,7 +837,7 @@ pub fn discharge(
     ctx: &FsiCtx,
     d: &Discharge,
     diagnoses: &[Diagnosis],
-    raw: &Value,
+    info_json: &str,
 ) -> AppResult<Outcome> {
     let mut visit = load_visit(tx, ctx, &d.mdtrt_id, d.psn_no.as_deref())?;
     rules::check(visit.kind, &visit.facts, VisitAction::Discharge)?;
@@ -840,7 +850,7 @@ pub fn discharge(
     check_diagnoses(tx, "diseinfo", diagnoses)?;
     visit.endtime = Some(d.endtime);
     visit.facts.discharged = true;
-    visit.discharge_info = Some(raw.to_string());
+    visit.discharge_info = Some(info_json.to_owned());
     if !diagnoses.is_empty() {
         visit.diagnoses = serde_json::to_string(diagnoses).expect("diagnoses serialize");
     }

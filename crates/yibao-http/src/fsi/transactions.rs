@@ -65,7 +65,8 @@ pub enum Message {
     PersonInfo(PersonQuery),
     Register {
         data: Registration,
-        raw: Value,
+        /// `data` as JSON text, kept as the visit's information.
+        info_json: String,
     },
     CancelVisit {
         visit: VisitRef,
@@ -74,11 +75,13 @@ pub enum Message {
     VisitInfo {
         info: VisitInfo,
         diagnoses: Vec<Diagnosis>,
-        raw: Value,
+        info_json: String,
     },
     Upload {
         lines: Vec<FeeLineInput>,
-        raw: Vec<Value>,
+        /// Each line's other fields ([`visit::extra_fields`]), written from
+        /// the parsed input rather than a copy of it.
+        extras: Vec<String>,
     },
     CancelBatch(VisitRef),
     CancelLines {
@@ -98,12 +101,12 @@ pub enum Message {
     Admit {
         admission: Admission,
         diagnoses: Vec<Diagnosis>,
-        raw: Value,
+        info_json: String,
     },
     Discharge {
         discharge: Discharge,
         diagnoses: Vec<Diagnosis>,
-        raw: Value,
+        info_json: String,
     },
     CancelDischarge(VisitRef),
     Pharmacy(Pharmacy),
@@ -141,6 +144,12 @@ fn diagnoses(input: &Value) -> AppResult<Vec<Diagnosis>> {
     }
     let h: Holder = node(input, "")?;
     Ok(h.diseinfo)
+}
+
+/// The other fields of each line of `input.feedetail` ([`visit::extra_fields`]);
+/// none when it is not an array (the typed parse refuses it then).
+pub(super) fn extras_of(input: &Value) -> Vec<String> {
+    input["feedetail"].as_array().map(|lines| lines.iter().map(visit::extra_fields).collect()).unwrap_or_default()
 }
 
 fn opt_code<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -184,7 +193,7 @@ pub fn parse(infno: &str, input: &Value) -> AppResult<Message> {
             Message::SignOut { sign_no: s.sign_no }
         }
         "1101" => Message::PersonInfo(node(input, "data")?),
-        "2201" => Message::Register { data: node(input, "data")?, raw: input["data"].clone() },
+        "2201" => Message::Register { data: node(input, "data")?, info_json: input["data"].to_string() },
         "2202" => Message::CancelVisit { visit: node(input, "data")?, kind: VisitKind::Outpatient },
         "2404" => Message::CancelVisit { visit: node(input, "data")?, kind: VisitKind::Inpatient },
         "2203" | "2403" => {
@@ -192,13 +201,10 @@ pub fn parse(infno: &str, input: &Value) -> AppResult<Message> {
             Message::VisitInfo {
                 info: node(input, info_node)?,
                 diagnoses: diagnoses(input)?,
-                raw: input[info_node].clone(),
+                info_json: input[info_node].to_string(),
             }
         }
-        "2204" | "2301" => Message::Upload {
-            lines: node(input, "feedetail")?,
-            raw: input["feedetail"].as_array().cloned().unwrap_or_default(),
-        },
+        "2204" | "2301" => Message::Upload { lines: node(input, "feedetail")?, extras: extras_of(input) },
         "2205" => Message::CancelBatch(node(input, "data")?),
         "2302" => {
             let refs: Vec<LineRef> =
@@ -226,12 +232,12 @@ pub fn parse(infno: &str, input: &Value) -> AppResult<Message> {
         "2401" => Message::Admit {
             admission: node(input, "mdtrtinfo")?,
             diagnoses: diagnoses(input)?,
-            raw: input["mdtrtinfo"].clone(),
+            info_json: input["mdtrtinfo"].to_string(),
         },
         "2402" => Message::Discharge {
             discharge: node(input, "dscginfo")?,
             diagnoses: diagnoses(input)?,
-            raw: input["dscginfo"].clone(),
+            info_json: input["dscginfo"].to_string(),
         },
         "2405" => Message::CancelDischarge(node(input, "data")?),
         "2101" | "2102" => Message::Pharmacy(q::parse_pharmacy(input, infno == "2102")?),
@@ -401,14 +407,14 @@ pub async fn execute(
             reply
         }
         Message::PersonInfo(query) => read(app, ctx, move |tx, ctx| q::person_info(tx, ctx, &query)).await,
-        Message::Register { data, raw } => {
+        Message::Register { data, info_json } => {
             let reads = visit::register_reads(&data);
             write_prefetching(
                 app,
                 ctx,
                 true,
                 move |_, _| reads.clone(),
-                move |tx, ctx| visit::register(tx, ctx, &data, &raw),
+                move |tx, ctx| visit::register(tx, ctx, &data, &info_json),
             )
             .await
         }
@@ -416,13 +422,13 @@ pub async fn execute(
             write(app, ctx, true, move |tx, ctx| visit::cancel_visit(tx, ctx, &v.mdtrt_id, v.psn_no.as_deref(), kind))
                 .await
         }
-        Message::VisitInfo { info, diagnoses, raw } => {
-            write(app, ctx, true, move |tx, ctx| visit::update_info(tx, ctx, &info, &diagnoses, &raw)).await
+        Message::VisitInfo { info, diagnoses, info_json } => {
+            write(app, ctx, true, move |tx, ctx| visit::update_info(tx, ctx, &info, &diagnoses, &info_json)).await
         }
-        Message::Upload { lines, raw } => {
+        Message::Upload { lines, extras } => {
             // Checked and valued here, outside the single writer.
             let catalog = app.catalog.view(app).await?;
-            let lines = match visit::prepare_lines(&ctx, &catalog, &lines, &raw) {
+            let lines = match visit::prepare_lines(&ctx, &catalog, &lines, extras) {
                 Ok(lines) => lines,
                 Err(e) => return replay_or(app, ctx, e).await,
             };
@@ -481,11 +487,11 @@ pub async fn execute(
             })
             .await
         }
-        Message::Admit { admission, diagnoses, raw } => {
-            write(app, ctx, true, move |tx, ctx| visit::admit(tx, ctx, &admission, &diagnoses, &raw)).await
+        Message::Admit { admission, diagnoses, info_json } => {
+            write(app, ctx, true, move |tx, ctx| visit::admit(tx, ctx, &admission, &diagnoses, &info_json)).await
         }
-        Message::Discharge { discharge, diagnoses, raw } => {
-            write(app, ctx, true, move |tx, ctx| visit::discharge(tx, ctx, &discharge, &diagnoses, &raw)).await
+        Message::Discharge { discharge, diagnoses, info_json } => {
+            write(app, ctx, true, move |tx, ctx| visit::discharge(tx, ctx, &discharge, &diagnoses, &info_json)).await
         }
         Message::CancelDischarge(v) => {
             write(app, ctx, true, move |tx, ctx| visit::cancel_discharge(tx, ctx, &v.mdtrt_id, v.psn_no.as_deref()))

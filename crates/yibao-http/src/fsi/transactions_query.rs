@@ -159,7 +159,8 @@ pub struct Pharmacy {
     data: PharmacyData,
     existing: Option<String>,
     lines: Vec<FeeLineInput>,
-    raw: Vec<Value>,
+    /// Each line's other fields ([`visit::extra_fields`]).
+    extras: Vec<String>,
     acct_used_flag: bool,
     commit: bool,
 }
@@ -172,18 +173,18 @@ pub fn parse_pharmacy(input: &Value, commit: bool) -> AppResult<Pharmacy> {
     } else {
         node(input, "feedetail")?
     };
-    let raw: Vec<Value> = input["feedetail"].as_array().cloned().unwrap_or_default();
+    let extras = super::transactions::extras_of(input);
     let acct_used_flag = match &data.acct_used_flag {
         Some(Value::String(s)) => s.trim() == "1",
         Some(Value::Number(n)) => n.to_string() == "1",
         _ => false,
     };
-    Ok(Pharmacy { data, existing, lines, raw, acct_used_flag, commit })
+    Ok(Pharmacy { data, existing, lines, extras, acct_used_flag, commit })
 }
 
 /// 2101 药店预结算 / 2102 药店结算: the purchase carries its lines.
 pub async fn pharmacy(app: &App, ctx: FsiCtx, p: Pharmacy) -> AppResult<Reply> {
-    let Pharmacy { data, existing, lines, raw, acct_used_flag, commit } = p;
+    let Pharmacy { data, existing, lines, extras, acct_used_flag, commit } = p;
     let policies = app.policies.snapshot(app).await?;
     // A new purchase's lines are checked and valued before the write job;
     // its visit, and so the lines' mdtrt_id, is opened in the job.
@@ -191,7 +192,7 @@ pub async fn pharmacy(app: &App, ctx: FsiCtx, p: Pharmacy) -> AppResult<Reply> {
         let catalog = app.catalog.view(app).await?;
         let unvisited: Vec<FeeLineInput> =
             lines.into_iter().map(|l| FeeLineInput { mdtrt_id: String::new(), ..l }).collect();
-        match visit::prepare_lines(&ctx, &catalog, &unvisited, &raw) {
+        match visit::prepare_lines(&ctx, &catalog, &unvisited, extras) {
             Ok(prepared) => Some(prepared),
             Err(e) => return super::transactions::replay_or(app, ctx, e).await,
         }
