@@ -754,7 +754,6 @@ pub fn add_lines(tx: &mut dyn Tx, ctx: &FsiCtx, mdtrt_id: &str, lines: &Prepared
     if visit.facts.active_lines as usize + lines.lines.len() > LINES_PER_VISIT_MAX as usize {
         return Err(AppError::invalid("feedetail", format!("一次就诊的费用明细不能超过{LINES_PER_VISIT_MAX}条")));
     }
-    let mut stored = Vec::with_capacity(lines.lines.len());
     for (i, l) in lines.lines.iter().enumerate() {
         let at = |f: &str| format!("feedetail[{i}].{f}");
         let sn = &l.row.feedetl_sn;
@@ -770,15 +769,13 @@ pub fn add_lines(tx: &mut dyn Tx, ctx: &FsiCtx, mdtrt_id: &str, lines: &Prepared
         if l.row.fee_ocur_time.date() < visit.begntime.date().add_days(-1) {
             return Err(AppError::invalid(at("fee_ocur_time"), "费用发生时间早于就诊开始时间"));
         }
-        let mut row = l.row.clone();
-        row.mdtrt_id.clone_from(&visit.mdtrt_id);
-        row.psn_no.clone_from(&visit.psn_no);
-        stored.push(row);
     }
-    repo::upsert_lines(tx, &stored, ctx.now_ms)?;
-    visit.facts.active_lines += stored.len() as u32;
+    // Stored under the visit's own identifiers, whatever the lines carried.
+    repo::upsert_lines(tx, &visit.mdtrt_id, &visit.psn_no, lines.lines.iter().map(|l| &l.row), ctx.now_ms)?;
+    visit.facts.active_lines += lines.lines.len() as u32;
     repo::update(tx, &visit, ctx.now_ms)?;
-    Ok(Effect::LinesUploaded { mdtrt_id: visit.mdtrt_id, serials: stored.into_iter().map(|r| r.feedetl_sn).collect() })
+    let serials = lines.lines.iter().map(|l| l.row.feedetl_sn.clone()).collect();
+    Ok(Effect::LinesUploaded { mdtrt_id: visit.mdtrt_id, serials })
 }
 
 // ------------------------------------------------------------ 2205 / 2302

@@ -80,7 +80,7 @@ pub fn upsert_items(tx: &mut dyn Tx, rows: &[ItemRow<'_>]) -> DbResult<u64> {
         tx,
         &format!("INSERT INTO catalog_item ({ITEM_COLUMNS}, pinyin, source)"),
         19,
-        &values,
+        values,
         "ON CONFLICT (code) DO UPDATE SET list_type = excluded.list_type, name = excluded.name, \
          class = excluded.class, selfpay_prop_ppm = excluded.selfpay_prop_ppm, \
          price_cap_fen = excluded.price_cap_fen, price_cap_unit = excluded.price_cap_unit, \

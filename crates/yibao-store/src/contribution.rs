@@ -221,7 +221,7 @@ pub fn insert_bills(tx: &mut dyn Tx, bills: &[Bill], now_ms: i64) -> DbResult<()
          employer_share_fen, personal_share_fen, government_subsidy_fen, assistance_paid_fen, to_accounts_fen, \
          amount_due_fen, status, paid_date, paid_order_no, created_at_ms, updated_at_ms)",
         20,
-        &rows,
+        rows,
         "",
     )?;
     let lines: Vec<Vec<Value>> = bills
@@ -249,7 +249,7 @@ pub fn insert_bills(tx: &mut dyn Tx, bills: &[Bill], now_ms: i64) -> DbResult<()
         "INSERT INTO bill_line (bill_id, psn_no, enrollment_id, period, category, base_fen, employer_share_fen, \
          personal_share_fen, government_subsidy_fen, assistance_paid_fen, to_account_fen)",
         11,
-        &lines,
+        lines,
         "",
     )?;
     Ok(())
@@ -409,7 +409,7 @@ pub fn insert_paid(tx: &mut dyn Tx, rows: &[PaidRow], now_ms: i64) -> DbResult<u
         "INSERT INTO paid_period (id, psn_no, enrollment_id, insutype, start_date, end_date, paid_on, source, \
          source_ref, created_at_ms)",
         10,
-        &values,
+        values,
         "ON CONFLICT (enrollment_id, start_date, source) DO NOTHING",
     )?;
     if inserted > 0 {

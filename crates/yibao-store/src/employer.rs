@@ -46,7 +46,7 @@ fn values(e: &Employer, now_ms: i64) -> Vec<Value> {
 
 pub fn insert_many_employers(tx: &mut dyn Tx, employers: &[Employer], now_ms: i64) -> DbResult<u64> {
     let rows: Vec<Vec<Value>> = employers.iter().map(|e| values(e, now_ms)).collect();
-    insert_many(tx, &format!("INSERT INTO employer ({COLUMNS}, created_at_ms, updated_at_ms)"), 11, &rows, "")
+    insert_many(tx, &format!("INSERT INTO employer ({COLUMNS}, created_at_ms, updated_at_ms)"), 11, rows, "")
 }
 
 pub fn update(tx: &mut dyn Tx, e: &Employer, now_ms: i64) -> DbResult<u64> {
@@ -146,7 +146,7 @@ pub fn upsert_bases(tx: &mut dyn Tx, bases: &[DeclaredBase], declared_by: &str, 
         tx,
         "INSERT INTO contribution_base (psn_no, year, emp_no, base_fen, declared_by, declared_at_ms)",
         6,
-        &rows,
+        rows,
         "ON CONFLICT (psn_no, year) DO UPDATE SET emp_no = excluded.emp_no, base_fen = excluded.base_fen, \
          declared_by = excluded.declared_by, declared_at_ms = excluded.declared_at_ms",
     )

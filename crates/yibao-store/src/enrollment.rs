@@ -49,7 +49,7 @@ fn person_values(p: &Person, now_ms: i64) -> Vec<Value> {
 
 pub fn insert_persons(tx: &mut dyn Tx, persons: &[Person], now_ms: i64) -> DbResult<u64> {
     let rows: Vec<Vec<Value>> = persons.iter().map(|p| person_values(p, now_ms)).collect();
-    insert_many(tx, &format!("INSERT INTO person ({PERSON_COLUMNS}, created_at_ms, updated_at_ms)"), 13, &rows, "")
+    insert_many(tx, &format!("INSERT INTO person ({PERSON_COLUMNS}, created_at_ms, updated_at_ms)"), 13, rows, "")
 }
 
 pub fn person(tx: &mut dyn Tx, psn_no: &str) -> DbResult<Option<Person>> {
@@ -187,7 +187,7 @@ pub fn insert_enrollments(tx: &mut dyn Tx, enrollments: &[Enrollment], now_ms: i
         tx,
         &format!("INSERT INTO enrollment ({ENROLLMENT_COLUMNS}, created_at_ms, updated_at_ms)"),
         12,
-        &rows,
+        rows,
         "",
     )?;
     let psn_nos: Vec<&str> = enrollments.iter().map(|e| e.psn_no.as_str()).collect();
@@ -398,7 +398,7 @@ pub fn insert_household(tx: &mut dyn Tx, h: &Household, now_ms: i64) -> DbResult
         .iter()
         .map(|m| vec![m.psn_no.as_str().into(), h.hh_no.as_str().into(), m.relation.as_str().into()])
         .collect();
-    insert_many(tx, "INSERT INTO household_member (psn_no, hh_no, relation)", 3, &rows, "")?;
+    insert_many(tx, "INSERT INTO household_member (psn_no, hh_no, relation)", 3, rows, "")?;
     Ok(())
 }
 

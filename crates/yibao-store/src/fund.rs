@@ -75,7 +75,7 @@ pub fn insert_entry(tx: &mut dyn Tx, id: i64, entry: &Entry, created_by: &str, n
         tx,
         "INSERT INTO fund_line (entry_id, line_no, region, fund, account, sub, side, amount_fen, entry_date)",
         9,
-        &rows,
+        rows,
         "",
         None,
     )
@@ -659,7 +659,7 @@ pub fn insert_clearing(tx: &mut dyn Tx, c: &ClearingRecord) -> DbResult<()> {
         tx,
         "INSERT INTO fund_clearing_fund (clearing_id, fund, settled_fen, reversed_fen, net_fen, withheld_fen, payable_fen)",
         7,
-        &rows,
+        rows,
         "",
     )?;
     Ok(())

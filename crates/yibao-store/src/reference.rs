@@ -46,7 +46,7 @@ pub fn upsert_divisions(tx: &mut dyn Tx, rows: &[Division]) -> DbResult<u64> {
         tx,
         "INSERT INTO division (code, name, level, parent_code, stat_only)",
         5,
-        &values,
+        values,
         "ON CONFLICT (code) DO UPDATE SET name = excluded.name, level = excluded.level, \
          parent_code = excluded.parent_code, stat_only = excluded.stat_only",
     )
@@ -87,7 +87,7 @@ fn upsert_named(tx: &mut dyn Tx, table: &str, rows: &[NamedCode]) -> DbResult<u6
         tx,
         &format!("INSERT INTO {table} (code, name, pinyin)"),
         3,
-        &values,
+        values,
         "ON CONFLICT (code) DO UPDATE SET name = excluded.name, pinyin = excluded.pinyin",
     )
 }
@@ -106,7 +106,7 @@ fn upsert_map(tx: &mut dyn Tx, table: &str, pairs: &[(String, String)]) -> DbRes
         tx,
         &format!("INSERT INTO {table} (from_code, to_code)"),
         2,
-        &values,
+        values,
         "ON CONFLICT (from_code) DO UPDATE SET to_code = excluded.to_code",
     )
 }
@@ -195,7 +195,7 @@ pub fn upsert_code_values(tx: &mut dyn Tx, rows: &[CodeValueRow]) -> DbResult<u6
         tx,
         "INSERT INTO code_value (field, code, name, field_label, national)",
         5,
-        &values,
+        values,
         "ON CONFLICT (field, code) DO UPDATE SET name = excluded.name, field_label = excluded.field_label, \
          national = excluded.national",
     )
@@ -242,7 +242,7 @@ pub fn upsert_drug_categories(tx: &mut dyn Tx, rows: &[DrugCategoryRow]) -> DbRe
         tx,
         "INSERT INTO drug_category (code, name, parent_code, section)",
         4,
-        &values,
+        values,
         "ON CONFLICT (code) DO UPDATE SET name = excluded.name, parent_code = excluded.parent_code, \
          section = excluded.section",
     )
@@ -252,7 +252,7 @@ pub fn upsert_drug_categories(tx: &mut dyn Tx, rows: &[DrugCategoryRow]) -> DbRe
 pub fn upsert_drug_code_rules(tx: &mut dyn Tx, rows: &[(String, String, String)]) -> DbResult<u64> {
     let values: Vec<Vec<Value>> =
         rows.iter().map(|(c, t, v)| vec![c.as_str().into(), t.as_str().into(), v.as_str().into()]).collect();
-    insert_many(tx, "INSERT INTO drug_code_rule (code, limit_type, limit_value)", 3, &values, "ON CONFLICT DO NOTHING")
+    insert_many(tx, "INSERT INTO drug_code_rule (code, limit_type, limit_value)", 3, values, "ON CONFLICT DO NOTHING")
 }
 
 /// (name, limit_type, limit_value, limit_note)
@@ -265,7 +265,7 @@ pub fn upsert_drug_limit_rules(tx: &mut dyn Tx, rows: &[(String, String, String,
         tx,
         "INSERT INTO drug_limit_rule (name, limit_type, limit_value, limit_note)",
         4,
-        &values,
+        values,
         "ON CONFLICT (name, limit_type, limit_value) DO UPDATE SET limit_note = excluded.limit_note",
     )
 }

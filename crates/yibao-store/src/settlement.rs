@@ -255,13 +255,7 @@ pub fn insert(tx: &mut dyn Tx, s: &SettlementRecord, now_ms: i64) -> DbResult<()
 /// history by `yibao sim history`; live settlement uses [`insert`]).
 pub fn insert_many(tx: &mut dyn Tx, records: &[SettlementRecord], now_ms: i64) -> DbResult<u64> {
     let rows: Vec<Vec<Value>> = records.iter().map(|s| values_of(s, now_ms)).collect();
-    crate::sql::insert_many(
-        tx,
-        &format!("INSERT INTO settlement ({COLUMNS}, created_at_ms)"),
-        VALUES_PER_ROW,
-        &rows,
-        "",
-    )
+    crate::sql::insert_many(tx, &format!("INSERT INTO settlement ({COLUMNS}, created_at_ms)"), VALUES_PER_ROW, rows, "")
 }
 
 pub fn get(tx: &mut dyn Tx, setl_id: &str) -> DbResult<Option<SettlementRecord>> {

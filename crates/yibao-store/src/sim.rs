@@ -33,7 +33,7 @@ pub fn insert_accounts(tx: &mut dyn Tx, accounts: &[OpenedAccount], first_id: i6
         .iter()
         .map(|a| vec![a.psn_no.as_str().into(), a.region.as_str().into(), a.opening.into(), 1i64.into(), now_ms.into()])
         .collect();
-    insert_many(tx, "INSERT INTO account (psn_no, insu_admdvs, balance_fen, seq, updated_at_ms)", 5, &rows, "")?;
+    insert_many(tx, "INSERT INTO account (psn_no, insu_admdvs, balance_fen, seq, updated_at_ms)", 5, rows, "")?;
     let psn_nos: Vec<&str> = accounts.iter().map(|a| a.psn_no.as_str()).collect();
     crate::enrollment::bump_coverage_seq(tx, &psn_nos)?;
     let year = accounts.first().map(|a| a.date.year()).unwrap_or(0);
@@ -60,7 +60,7 @@ pub fn insert_accounts(tx: &mut dyn Tx, accounts: &[OpenedAccount], first_id: i6
         "INSERT INTO account_movement (id, psn_no, seq, kind, amount_fen, balance_after_fen, reference, move_date, \
          created_at_ms)",
         9,
-        &rows,
+        rows,
         "",
     )
 }
@@ -310,7 +310,7 @@ pub fn insert_households(tx: &mut dyn Tx, households: &[crate::enrollment::House
             ]
         })
         .collect();
-    insert_many(tx, "INSERT INTO household (hh_no, head_psn_no, admdvs, address, created_at_ms)", 5, &rows, "")?;
+    insert_many(tx, "INSERT INTO household (hh_no, head_psn_no, admdvs, address, created_at_ms)", 5, rows, "")?;
     let rows: Vec<Vec<Value>> = households
         .iter()
         .flat_map(|h| {
@@ -319,5 +319,5 @@ pub fn insert_households(tx: &mut dyn Tx, households: &[crate::enrollment::House
                 .map(|m| vec![m.psn_no.as_str().into(), h.hh_no.as_str().into(), m.relation.as_str().into()])
         })
         .collect();
-    insert_many(tx, "INSERT INTO household_member (psn_no, hh_no, relation)", 3, &rows, "")
+    insert_many(tx, "INSERT INTO household_member (psn_no, hh_no, relation)", 3, rows, "")
 }

@@ -229,12 +229,14 @@ fn line_from_row(mut r: Row) -> DbResult<FeeLineRow> {
     })
 }
 
-fn line_values(l: &FeeLineRow, now_ms: i64) -> Vec<Value> {
+/// A line's column values, stored on visit `mdtrt_id` of person `psn_no`.
+/// The values are the one copy of the line's strings made for the write.
+fn line_values(l: &FeeLineRow, mdtrt_id: &str, psn_no: &str, now_ms: i64) -> Vec<Value> {
     vec![
-        l.mdtrt_id.as_str().into(),
+        mdtrt_id.into(),
         l.feedetl_sn.as_str().into(),
         l.chrg_bchno.as_str().into(),
-        l.psn_no.as_str().into(),
+        psn_no.into(),
         l.med_list_codg.as_str().into(),
         l.medins_list_codg.as_str().into(),
         l.list_type.code().into(),
@@ -256,17 +258,26 @@ fn line_values(l: &FeeLineRow, now_ms: i64) -> Vec<Value> {
     ]
 }
 
-/// Inserts new lines; a line whose serial exists only as a cancelled line
+/// Inserts new lines on visit `mdtrt_id` of person `psn_no`: they are stored
+/// under the visit's identifiers whatever their rows hold (a prepared line
+/// carries what the client sent), so the caller need not copy each row to
+/// change two fields. A line whose serial exists only as a cancelled line
 /// replaces it. Deferred ([`Tx::execute_deferred`]). A serial already active
 /// fails the job as retryable: the caller checks first and refuses, so only
 /// a concurrent upload of the same serial gets here, and the rerun refuses.
-pub fn upsert_lines(tx: &mut dyn Tx, lines: &[FeeLineRow], now_ms: i64) -> DbResult<()> {
-    let rows: Vec<Vec<Value>> = lines.iter().map(|l| line_values(l, now_ms)).collect();
+pub fn upsert_lines<'a>(
+    tx: &mut dyn Tx,
+    mdtrt_id: &str,
+    psn_no: &str,
+    lines: impl IntoIterator<Item = &'a FeeLineRow>,
+    now_ms: i64,
+) -> DbResult<()> {
+    let rows: Vec<Vec<Value>> = lines.into_iter().map(|l| line_values(l, mdtrt_id, psn_no, now_ms)).collect();
     insert_many_deferred(
         tx,
         &format!("INSERT INTO fee_detail ({LINE_COLUMNS}, created_at_ms)"),
         LINE_COLUMN_COUNT + 1,
-        &rows,
+        rows,
         "ON CONFLICT (mdtrt_id, feedetl_sn) DO UPDATE SET chrg_bchno = excluded.chrg_bchno, \
          med_list_codg = excluded.med_list_codg, medins_list_codg = excluded.medins_list_codg, \
          list_type = excluded.list_type, item_name = excluded.item_name, fee_ocur_time = excluded.fee_ocur_time, \

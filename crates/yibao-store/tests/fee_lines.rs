@@ -45,9 +45,9 @@ fn active_lines_come_in_upload_time_then_serial_order_on_every_backend() {
         // Uploaded later but stamped earlier: time decides before serial.
         // "a10" sorts before "a9" byte by byte.
         db.write_blocking(|tx: &mut dyn Tx| {
-            upsert_lines(tx, &[line("b", "B1"), line("a9", "B1"), line("a10", "B1")], 2_000)?;
-            upsert_lines(tx, &[line("z", "B2"), line("c", "B2")], 1_000)?;
-            upsert_lines(tx, &[line("d", "B3")], 3_000)?;
+            upsert_lines(tx, "M1", "P1", &[line("b", "B1"), line("a9", "B1"), line("a10", "B1")], 2_000)?;
+            upsert_lines(tx, "M1", "P1", &[line("z", "B2"), line("c", "B2")], 1_000)?;
+            upsert_lines(tx, "M1", "P1", &[line("d", "B3")], 3_000)?;
             cancel_lines(tx, "M1", Some("B3"), &[])?;
             Ok::<_, DbError>(())
         })
