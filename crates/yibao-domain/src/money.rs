@@ -235,19 +235,55 @@ fn parse_scaled(text: &str, scale: u32) -> Result<i64, String> {
     Ok(if negative { -scaled } else { scaled })
 }
 
-/// Formats an integer scaled by 10^scale as a decimal, dropping trailing zeros
-/// of the fraction ("0.1", "12", "0.05").
-fn format_scaled(value: i64, scale: u32) -> String {
-    let sign = if value < 0 { "-" } else { "" };
-    let abs = value.unsigned_abs();
-    let unit = 10_u64.pow(scale);
-    let int = abs / unit;
-    let frac = abs % unit;
-    if frac == 0 {
-        return format!("{sign}{int}");
+/// The longest scaled decimal as text: a sign, "0." and 18 fraction digits
+/// (or 19 digits and a point).
+const SCALED_TEXT_BYTES_MAX: usize = 1 + 2 + 18;
+
+/// The largest scale [`scaled_text`] writes (i64 has 19 digits).
+const SCALE_MAX: u32 = 18;
+
+/// An integer scaled by 10^scale as a decimal, dropping trailing zeros of
+/// the fraction ("0.1", "12", "-0.05"), written into `buf` without the
+/// formatting machinery, as [`money_text`] does for amounts: every line
+/// answer carries a quantity, a price and a ratio (docs/performance.md,
+/// fourteenth round).
+fn scaled_text(value: i64, scale: u32, buf: &mut [u8; SCALED_TEXT_BYTES_MAX]) -> &str {
+    assert!(scale <= SCALE_MAX, "scale out of range");
+    let mut abs = value.unsigned_abs();
+    let mut at = buf.len();
+    // The fraction, last digit first; trailing zeros are not written.
+    let mut fraction = false;
+    for _ in 0..scale {
+        let digit = (abs % 10) as u8;
+        abs /= 10;
+        if fraction || digit != 0 {
+            at -= 1;
+            buf[at] = b'0' + digit;
+            fraction = true;
+        }
     }
-    let frac = format!("{frac:0width$}", width = scale as usize);
-    format!("{sign}{int}.{}", frac.trim_end_matches('0'))
+    if fraction {
+        at -= 1;
+        buf[at] = b'.';
+    }
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (abs % 10) as u8;
+        abs /= 10;
+        if abs == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    std::str::from_utf8(&buf[at..]).expect("ASCII digits")
+}
+
+/// [`scaled_text`] as a `String`.
+fn format_scaled(value: i64, scale: u32) -> String {
+    scaled_text(value, scale, &mut [0; SCALED_TEXT_BYTES_MAX]).to_owned()
 }
 
 /// A non-negative ratio in millionths: exact for any percentage with up to
@@ -382,7 +418,7 @@ impl Quantity {
 
 impl fmt::Display for Quantity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&format_scaled(self.0, Self::SCALE))
+        f.write_str(scaled_text(self.0, Self::SCALE, &mut [0; SCALED_TEXT_BYTES_MAX]))
     }
 }
 
@@ -422,7 +458,7 @@ impl UnitPrice {
 
 impl fmt::Display for UnitPrice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&format_scaled(self.0, Self::SCALE))
+        f.write_str(scaled_text(self.0, Self::SCALE, &mut [0; SCALED_TEXT_BYTES_MAX]))
     }
 }
 
@@ -539,7 +575,7 @@ impl<'de> Deserialize<'de> for Money {
 
 impl Serialize for Ratio {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        serialize_decimal(&self.to_decimal_string(), s)
+        serialize_decimal(scaled_text(i64::from(self.0), 6, &mut [0; SCALED_TEXT_BYTES_MAX]), s)
     }
 }
 
@@ -552,7 +588,7 @@ impl<'de> Deserialize<'de> for Ratio {
 
 impl Serialize for Quantity {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        serialize_decimal(&self.to_string(), s)
+        serialize_decimal(scaled_text(self.0, Self::SCALE, &mut [0; SCALED_TEXT_BYTES_MAX]), s)
     }
 }
 
@@ -565,7 +601,7 @@ impl<'de> Deserialize<'de> for Quantity {
 
 impl Serialize for UnitPrice {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        serialize_decimal(&self.to_string(), s)
+        serialize_decimal(scaled_text(self.0, Self::SCALE, &mut [0; SCALED_TEXT_BYTES_MAX]), s)
     }
 }
 
@@ -689,7 +725,52 @@ mod tests {
         assert_eq!(serde_json::to_value(Money::from_fen(-120)).unwrap().to_string(), "-1.20");
     }
 
+    /// The formatting `scaled_text` replaced, kept as its oracle.
+    fn scaled_by_format(value: i64, scale: u32) -> String {
+        let sign = if value < 0 { "-" } else { "" };
+        let unit = 10_u64.pow(scale);
+        let (int, frac) = (value.unsigned_abs() / unit, value.unsigned_abs() % unit);
+        if frac == 0 {
+            return format!("{sign}{int}");
+        }
+        let frac = format!("{frac:0width$}", width = scale as usize);
+        format!("{sign}{int}.{}", frac.trim_end_matches('0'))
+    }
+
+    #[test]
+    fn scaled_text_at_the_edges() {
+        for (value, scale, text) in [
+            (0, 4, "0"),
+            (1, 4, "0.0001"),
+            (-5, 2, "-0.05"),
+            (10_000, 4, "1"),
+            (12_500, 4, "1.25"),
+            (i64::MIN, 0, "-9223372036854775808"),
+            (i64::MIN, 18, "-9.223372036854775808"),
+            (i64::MAX, 6, "9223372036854.775807"),
+            (-1, 18, "-0.000000000000000001"),
+        ] {
+            assert_eq!(format_scaled(value, scale), text);
+            assert_eq!(scaled_by_format(value, scale), text);
+        }
+    }
+
     proptest! {
+        #[test]
+        fn scaled_text_is_what_formatting_wrote(value in any::<i64>(), scale in 0u32..=SCALE_MAX) {
+            prop_assert_eq!(format_scaled(value, scale), scaled_by_format(value, scale));
+        }
+
+        #[test]
+        fn quantity_price_and_ratio_serialize_as_their_text(e4 in any::<i64>(), e6 in any::<i64>(), ppm in any::<u32>()) {
+            let (q, p, r) = (Quantity::from_ten_thousandths(e4), UnitPrice::from_micro_yuan(e6), Ratio::from_ppm(ppm));
+            prop_assert_eq!(serde_json::to_string(&q).unwrap(), scaled_by_format(e4, 4));
+            prop_assert_eq!(serde_json::to_string(&p).unwrap(), scaled_by_format(e6, 6));
+            prop_assert_eq!(serde_json::to_string(&r).unwrap(), scaled_by_format(i64::from(ppm), 6));
+            prop_assert_eq!(q.to_string(), scaled_by_format(e4, 4));
+            prop_assert_eq!(p.to_string(), scaled_by_format(e6, 6));
+        }
+
         #[test]
         fn serialized_amount_is_the_display_text(fen in any::<i64>()) {
             let m = Money::from_fen(fen);
