@@ -238,17 +238,21 @@ fn values_of(s: &SettlementRecord, now_ms: i64) -> Vec<Value> {
 /// Columns of a settlement row, with `created_at_ms`.
 const VALUES_PER_ROW: usize = 43;
 
+/// The text of [`insert`], written once: its 43 placeholders cost more to
+/// format than the rest of the insert outside SQLite (docs/performance.md,
+/// fifteenth round).
+static INSERT_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO settlement ({COLUMNS}, created_at_ms) VALUES ({})",
+        crate::sql::placeholders(1, VALUES_PER_ROW)
+    )
+});
+
 /// Deferred ([`Tx::execute_deferred`]).
 pub fn insert(tx: &mut dyn Tx, s: &SettlementRecord, now_ms: i64) -> DbResult<()> {
     let values = values_of(s, now_ms);
-    tx.execute_deferred(
-        &format!(
-            "INSERT INTO settlement ({COLUMNS}, created_at_ms) VALUES ({})",
-            crate::sql::placeholders(1, values.len())
-        ),
-        &values,
-        None,
-    )
+    assert_eq!(values.len(), VALUES_PER_ROW, "a settlement row's values");
+    tx.execute_deferred(&INSERT_SQL, &values, None)
 }
 
 /// Inserts many settlement records in multi-row statements (bulk loads of

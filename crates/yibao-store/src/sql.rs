@@ -508,7 +508,14 @@ impl RowsExpected {
 /// `$first, $first+1, …` (`count` of them), for an `IN (…)` list or a row
 /// of values.
 pub fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    let mut out = String::with_capacity(count * 8);
+    for i in first..first + count {
+        if i > first {
+            out.push_str(", ");
+        }
+        push_placeholder(&mut out, i);
+    }
+    out
 }
 
 /// Rows per multi-row INSERT: large enough to amortize a round trip, small
@@ -627,6 +634,14 @@ mod tests {
         assert_eq!(row.take_text(0).unwrap(), "甲");
         assert!(row.take_text(0).is_err(), "taken: a second take does not read \"\"");
         assert!(row.take_text(3).is_err() && row.str(3).is_err(), "out of range");
+    }
+
+    #[test]
+    fn placeholder_lists_are_comma_separated_from_their_first_number() {
+        assert_eq!(placeholders(1, 0), "");
+        assert_eq!(placeholders(1, 1), "$1");
+        assert_eq!(placeholders(3, 3), "$3, $4, $5");
+        assert_eq!(placeholders(9, 2), "$9, $10");
     }
 
     #[test]
