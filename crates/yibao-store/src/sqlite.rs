@@ -316,4 +316,33 @@ mod tests {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
     }
+
+    /// `.cargo/config.toml` builds SQLite without the global page-cache
+    /// mutexes (docs/performance.md, fifteenth round). Fails when the
+    /// bundled SQLite is built with libsqlite3-sys's defaults.
+    #[test]
+    fn sqlite_is_built_without_a_shared_page_cache_or_its_statistics() {
+        let used = |option: &std::ffi::CStr| {
+            // SAFETY: a NUL-terminated string SQLite only reads.
+            unsafe { rusqlite::ffi::sqlite3_compileoption_used(option.as_ptr()) }
+        };
+        assert_eq!(used(c"ENABLE_MEMORY_MANAGEMENT"), 0, "one page cache LRU behind one mutex for every connection");
+        assert_eq!(used(c"DISABLE_PAGECACHE_OVERFLOW_STATS"), 1, "a mutex on every page allocated");
+        assert_eq!(used(c"THREADSAFE=1"), 1, "the defaults otherwise stand");
+        // Without memory management, SQLite has no pages to give back.
+        let path = std::env::temp_dir().join(format!("yibao-pcache-{}-{}.db", std::process::id(), crate::now_ms()));
+        let mut conn = SqliteConn::open(&path, Synchronous::Off, 0, false).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE t (x TEXT); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) \
+             INSERT INTO t SELECT printf('%.*c', 500, 'x') FROM n;",
+        )
+        .unwrap();
+        assert_eq!(conn.query_one("SELECT COUNT(*) FROM t", &[]).unwrap().i64(0).unwrap(), 2000);
+        // SAFETY: takes and returns plain integers.
+        assert_eq!(unsafe { rusqlite::ffi::sqlite3_release_memory(1 << 30) }, 0);
+        drop(conn);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
 }
