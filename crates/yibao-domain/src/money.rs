@@ -266,19 +266,28 @@ fn scaled_text(value: i64, scale: u32, buf: &mut [u8; SCALED_TEXT_BYTES_MAX]) ->
         at -= 1;
         buf[at] = b'.';
     }
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (abs % 10) as u8;
-        abs /= 10;
-        if abs == 0 {
-            break;
-        }
-    }
+    at = digits_before(abs, buf, at);
     if value < 0 {
         at -= 1;
         buf[at] = b'-';
     }
     std::str::from_utf8(&buf[at..]).expect("ASCII digits")
+}
+
+/// Writes `n` in decimal into `buf`, its last digit just before `end`, and
+/// returns where its first digit is: the digit loop of every number yibao
+/// writes without the formatting machinery (decimals here, SQL placeholders
+/// in the store). `buf` needs room for 20 digits before `end` (`u64::MAX`).
+pub fn digits_before(mut n: u64, buf: &mut [u8], end: usize) -> usize {
+    let mut at = end;
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return at;
+        }
+    }
 }
 
 /// [`scaled_text`] as a `String`.

@@ -293,12 +293,17 @@ impl Row {
         &self.values[idx]
     }
 
+    /// Column `idx`, or an error naming it when the row has no such column.
+    fn column(&self, idx: usize) -> DbResult<&Value> {
+        self.values.get(idx).ok_or_else(|| self.out_of_range(idx))
+    }
+
+    fn out_of_range(&self, idx: usize) -> DbError {
+        DbError::decode(format!("column {idx} out of range ({} columns)", self.values.len()))
+    }
+
     pub fn get<T: FromValue>(&self, idx: usize) -> DbResult<T> {
-        let v = self
-            .values
-            .get(idx)
-            .ok_or_else(|| DbError::decode(format!("column {idx} out of range ({} columns)", self.values.len())))?;
-        T::from_value(v).map_err(|e| DbError::decode(format!("column {idx}: {}", e.message)))
+        T::from_value(self.column(idx)?).map_err(|e| DbError::decode(format!("column {idx}: {}", e.message)))
     }
 
     pub fn i64(&self, idx: usize) -> DbResult<i64> {
@@ -317,11 +322,10 @@ impl Row {
     /// place (so a second take fails rather than reading ""). Rows are read
     /// once: their strings need not be copied.
     pub fn take_text(&mut self, idx: usize) -> DbResult<String> {
-        let columns = self.values.len();
-        let slot = self
-            .values
-            .get_mut(idx)
-            .ok_or_else(|| DbError::decode(format!("column {idx} out of range ({columns} columns)")))?;
+        if idx >= self.values.len() {
+            return Err(self.out_of_range(idx));
+        }
+        let slot = &mut self.values[idx];
         match std::mem::replace(slot, Value::Null) {
             Value::Text(s) => Ok(s),
             other => {
@@ -334,11 +338,10 @@ impl Row {
 
     /// Column `idx` as text, borrowed from the row (`None` for `NULL`).
     pub fn opt_str(&self, idx: usize) -> DbResult<Option<&str>> {
-        match self.values.get(idx) {
-            Some(Value::Text(s)) => Ok(Some(s)),
-            Some(Value::Null) => Ok(None),
-            Some(other) => Err(DbError::decode(format!("column {idx}: expected text, got {other:?}"))),
-            None => Err(DbError::decode(format!("column {idx} out of range ({} columns)", self.values.len()))),
+        match self.column(idx)? {
+            Value::Text(s) => Ok(Some(s)),
+            Value::Null => Ok(None),
+            other => Err(DbError::decode(format!("column {idx}: expected text, got {other:?}"))),
         }
     }
 
@@ -605,16 +608,7 @@ fn multi_row_insert(head: &str, columns: usize, chunk: Vec<Vec<Value>>, tail: &s
 /// upload's statement has 220 of them (docs/performance.md, fourteenth round).
 fn push_placeholder(sql: &mut String, n: usize) {
     let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    let mut rest = n;
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
+    let start = yibao_domain::money::digits_before(n as u64, &mut digits, 20);
     sql.push('$');
     sql.push_str(std::str::from_utf8(&digits[start..]).expect("ASCII digits"));
 }
