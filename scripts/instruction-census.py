@@ -45,7 +45,7 @@ STAGES = [
     ("2204 upload lines (writer)", "yibao_app::visit::upload_lines"),
     ("2206 pre_settle (reader)", "yibao_app::settlement::pre_settle"),
     ("2207 settle_visit (writer)", "yibao_app::settlement::settle_visit"),
-    ("  of which: read active fee lines (2206 + 2207)", "yibao_store::visit::active_lines"),
+    ("  of which: active fee lines, from the line cache or read (2206 + 2207)", "yibao_store::visit::active_lines_of"),
     ("  of which: ledger posting (2207)", "yibao_app::fund::post_settlement"),
     ("  of which: the answer as JSON (2206 + 2207)", "yibao_app::settlement::settle_answer"),
     ("message log write", "yibao_store::fsi::log_message"),

@@ -11,6 +11,8 @@
 //! 4. the transaction runs; its output and its effect are logged with the
 //!    msgid in the same transaction.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -18,6 +20,7 @@ use yibao_domain::institution::Institution;
 use yibao_domain::{DateTime, FieldError};
 use yibao_store::Tx;
 use yibao_store::fsi::{self as repo, Message, SignIn};
+use yibao_store::line_cache::{LineCache, LineCacheChange, VisitLines};
 
 use crate::error::{AppError, AppResult};
 
@@ -45,6 +48,8 @@ pub struct FsiCtx {
     pub body_sha256: String,
     /// Keys to verify 医保电子凭证 tokens.
     pub evoucher: std::sync::Arc<crate::evoucher::Keys>,
+    /// Visits' active fee lines, kept from upload to settlement.
+    pub lines: Arc<LineCache>,
 }
 
 impl FsiCtx {
@@ -92,7 +97,15 @@ pub enum Effect {
     /// 2201 / 2401: a visit was opened.
     VisitOpened { mdtrt_id: String },
     /// 2204 / 2301: lines were added.
-    LinesUploaded { mdtrt_id: String, serials: Vec<String> },
+    LinesUploaded {
+        mdtrt_id: String,
+        serials: Vec<String>,
+        /// All of the visit's active lines after the upload, when the job
+        /// knew them: for the line cache once the job has committed
+        /// ([`Answer::line_cache`]). Not logged.
+        #[serde(skip)]
+        now_active: Option<Arc<VisitLines>>,
+    },
     /// 2205 / 2302: lines were cancelled.
     LinesCancelled { mdtrt_id: String, serials: Vec<String> },
     /// 2207 / 2304 / 2102: a settlement was made.
@@ -110,6 +123,25 @@ pub struct Answer {
     pub inf_refmsgid: String,
     /// True when this is the stored answer to a repeated message.
     pub replayed: bool,
+    /// What the line cache is to do once the job's commit is durable (the
+    /// caller applies it: `LineCache::apply`).
+    pub line_cache: LineCacheChange,
+}
+
+impl Effect {
+    /// What the line cache is to do once the message's job has committed:
+    /// keep the lines an upload knew in full, forget a visit whose lines
+    /// changed otherwise or that was settled (it needs them no more; a
+    /// cancelled settlement reads them again).
+    fn line_cache_change(&self) -> LineCacheChange {
+        match self {
+            Effect::LinesUploaded { now_active: Some(lines), .. } => LineCacheChange::Install(lines.clone()),
+            Effect::LinesUploaded { mdtrt_id, now_active: None, .. }
+            | Effect::LinesCancelled { mdtrt_id, .. }
+            | Effect::Settled { mdtrt_id, .. } => LineCacheChange::Forget(mdtrt_id.clone()),
+            Effect::None | Effect::VisitOpened { .. } | Effect::Discharged { .. } => LineCacheChange::None,
+        }
+    }
 }
 
 /// The receiver's message id: 6-digit region + yyyyMMddHHmmss + 10-digit sequence.
@@ -270,7 +302,7 @@ pub fn check_message_log(tx: &mut dyn Tx, ctx: &FsiCtx) -> AppResult<Option<Answ
     // Checked, not built: a damaged log entry is an error, not a reply.
     serde_json::from_str::<serde::de::IgnoredAny>(&output_json)
         .map_err(|e| AppError::Internal(format!("logged output: {e}")))?;
-    Ok(Some(Answer { output_json, inf_refmsgid: m.inf_refmsgid, replayed: true }))
+    Ok(Some(Answer { output_json, inf_refmsgid: m.inf_refmsgid, replayed: true, line_cache: LineCacheChange::None }))
 }
 
 /// Runs a state-changing transaction inside a write job with the message
@@ -316,7 +348,7 @@ pub fn execute(
         },
         ctx.now_ms,
     )?;
-    Ok(Answer { output_json, inf_refmsgid, replayed: false })
+    Ok(Answer { output_json, inf_refmsgid, replayed: false, line_cache: outcome.effect.line_cache_change() })
 }
 
 /// 9001 签到: opens a sign-in for an operator of the institution.

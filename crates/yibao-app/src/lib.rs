@@ -81,6 +81,9 @@ pub struct App {
     pub risk: risk::RiskCache,
     /// The payment channels (none unless configured; simulators in the demo).
     pub payments: payment::Payments,
+    /// Visits' active fee lines from upload to settlement
+    /// (`yibao_store::line_cache`).
+    pub lines: Arc<yibao_store::line_cache::LineCache>,
 }
 
 impl App {
@@ -106,6 +109,7 @@ impl App {
             gateway: gateway::Gateway::new(platform_key),
             risk: risk::RiskCache::default(),
             payments: payment::Payments::none(),
+            lines: Arc::default(),
         };
         app.reload_divisions().await?;
         Ok(app)

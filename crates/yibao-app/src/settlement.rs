@@ -845,7 +845,8 @@ fn prepare(
         return Err(AppError::invalid("psn_no", format!("该人员在 {visit_date} 不能享受医保待遇：{}", cov.reason)));
     }
     ctx.institution.check_can_settle(ctx.now.date())?;
-    let lines = yibao_store::visit::active_lines(tx, &visit.mdtrt_id, None)?;
+    let lines = yibao_store::visit::active_lines_of(tx, &ctx.lines, &visit)?;
+    let lines = lines.lines();
     if kind == VisitKind::Outpatient
         && let Some(b) = input.chrg_bchno.as_deref().map(str::trim).filter(|b| !b.is_empty() && *b != "0000")
         && !lines.iter().any(|l| l.chrg_bchno == b)
@@ -944,7 +945,8 @@ pub fn pre_settle(
 /// The reads [`settle_visit`] (`commit`) or [`pre_settle`] makes before
 /// it writes, in its order, to prefetch: the visit (locked to settle), the
 /// person, the id of the contribution policy its coverage snapshot was
-/// taken under, the fee lines, the accumulators (locked to settle; the year
+/// taken under, the fee lines (unless the line cache holds some version of
+/// them), the accumulators (locked to settle; the year
 /// guessed as the scheme year of today, which a visit begun in an earlier
 /// scheme year misses at no cost but the guess) and, to settle, the
 /// ledger's closed month.
@@ -959,9 +961,13 @@ pub fn settle_reads(
         yibao_store::visit::get_read(backend, &input.mdtrt_id, commit),
         yibao_store::enrollment::person_for_visit_read(&input.psn_no),
         yibao_store::contribution::policy_id_of_visit_read(&input.mdtrt_id),
-        yibao_store::visit::active_lines_read(&input.mdtrt_id, None),
-        yibao_store::policy::accumulators_read(backend, &key, commit),
     ];
+    // The line cache is likely to answer (it holds the visit's lines at
+    // some version; which one is known once the visit is read).
+    if !ctx.lines.holds(&input.mdtrt_id) {
+        reads.push(yibao_store::visit::active_lines_read(&input.mdtrt_id, None));
+    }
+    reads.push(yibao_store::policy::accumulators_read(backend, &key, commit));
     if commit {
         reads.push(yibao_store::fund::closed_through_read());
     }

@@ -5,6 +5,8 @@
 //! Every function here runs inside one message's DB job (see `fsi::execute`)
 //! and checks the visit's state with `yibao_domain::visit::check`.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use yibao_domain::catalog::CatalogItem;
@@ -14,6 +16,7 @@ use yibao_domain::visit::{self as rules, VisitAction, VisitFacts, VisitKind};
 use yibao_domain::{DateTime, FieldError, Money, Quantity, Ratio, ResidentId, UnitPrice};
 use yibao_store::Tx;
 use yibao_store::enrollment::PersonForVisit;
+use yibao_store::line_cache::VisitLines;
 use yibao_store::visit::{self as repo, FeeLineRow, VisitRow};
 
 use crate::catalog::CatalogView;
@@ -298,6 +301,7 @@ fn open_visit(tx: &mut dyn Tx, ctx: &FsiCtx, v: OpenVisit<'_>) -> AppResult<Visi
         diagnoses: serde_json::to_string(v.diagnoses).expect("diagnoses serialize"),
         discharge_info: None,
         coverage: kept,
+        lines_version: 0,
     };
     repo::insert(tx, &visit, ctx.now_ms)?;
     Ok(visit)
@@ -750,7 +754,16 @@ pub fn add_lines(tx: &mut dyn Tx, ctx: &FsiCtx, mdtrt_id: &str, lines: &Prepared
     rules::check(visit.kind, &visit.facts, VisitAction::UploadDetails)?;
     // The visit counts its active lines exactly (this function and
     // `cancel_lines` keep the count): with none, there is nothing to read.
-    let existing = if visit.facts.active_lines == 0 { Vec::new() } else { repo::active_serials(tx, &visit.mdtrt_id)? };
+    // Otherwise the line cache may hold them, at the visit's version.
+    let before: Option<Arc<VisitLines>> = if visit.facts.active_lines == 0 {
+        Some(Arc::new(VisitLines::from_keyed(&visit.mdtrt_id, visit.lines_version, Vec::new())))
+    } else {
+        ctx.lines.get(&visit.mdtrt_id, visit.lines_version)
+    };
+    let existing: Vec<String> = match &before {
+        Some(before) => before.lines().iter().map(|l| l.feedetl_sn.clone()).collect(),
+        None => repo::active_serials(tx, &visit.mdtrt_id)?,
+    };
     if visit.facts.active_lines as usize + lines.lines.len() > LINES_PER_VISIT_MAX as usize {
         return Err(AppError::invalid("feedetail", format!("一次就诊的费用明细不能超过{LINES_PER_VISIT_MAX}条")));
     }
@@ -771,11 +784,21 @@ pub fn add_lines(tx: &mut dyn Tx, ctx: &FsiCtx, mdtrt_id: &str, lines: &Prepared
         }
     }
     // Stored under the visit's own identifiers, whatever the lines carried.
-    repo::upsert_lines(tx, &visit.mdtrt_id, &visit.psn_no, lines.lines.iter().map(|l| &l.row), ctx.now_ms)?;
+    repo::upsert_lines(tx, &mut visit, lines.lines.iter().map(|l| &l.row), ctx.now_ms)?;
     visit.facts.active_lines += lines.lines.len() as u32;
     repo::update(tx, &visit, ctx.now_ms)?;
     let serials = lines.lines.iter().map(|l| l.row.feedetl_sn.clone()).collect();
-    Ok(Effect::LinesUploaded { mdtrt_id: visit.mdtrt_id, serials })
+    // What the visit's lines are now, as the database would return them, for
+    // the line cache once this commits.
+    let now_active = before.map(|before| {
+        let added = lines
+            .lines
+            .iter()
+            .map(|l| FeeLineRow { mdtrt_id: visit.mdtrt_id.clone(), psn_no: visit.psn_no.clone(), ..l.row.clone() })
+            .collect();
+        Arc::new(before.with_added(visit.lines_version, ctx.now_ms, added))
+    });
+    Ok(Effect::LinesUploaded { mdtrt_id: visit.mdtrt_id, serials, now_active })
 }
 
 // ------------------------------------------------------------ 2205 / 2302
@@ -800,7 +823,7 @@ pub fn cancel_lines(
             return Err(AppError::invalid("feedetl_sn", format!("费用明细流水号“{sn}”不存在或已撤销")));
         }
     }
-    let n = repo::cancel_lines(tx, &visit.mdtrt_id, batch, &serials)?;
+    let n = repo::cancel_lines(tx, &mut visit, batch, &serials)?;
     if n == 0 {
         return Err(AppError::invalid(if batch.is_some() { "chrg_bchno" } else { "mdtrt_id" }, "没有可撤销的费用明细"));
     }

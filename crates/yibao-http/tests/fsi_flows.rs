@@ -222,7 +222,8 @@ backend_tests! {
         // 2201 (log, person, enrollments, paid periods, contribution
         // policies), 2203 (log), 2204 (log, visit),
         // 2206 (visit, person, the policy id of its coverage snapshot,
-        // lines, accumulators), 2207 (log and those five, locked, and the
+        // accumulators: the line cache holds the lines 2204 uploaded),
+        // 2207 (log and those four, locked, and the
         // closed month). The closed month is read only
         // when the settlement posts to the ledger (a fund or the account
         // paid), so visits go on until one does: the deductible fills.
@@ -234,7 +235,7 @@ backend_tests! {
             let out = his.ok("2207", settle).await;
             let after = counts();
             let (sent, used) = (after.0 - before.0, after.1 - before.1);
-            assert_eq!(sent, 20, "reads named ahead");
+            assert_eq!(sent, 18, "reads named ahead");
             let info = &out["setlinfo"];
             let posted = yuan(&info["fund_pay_sumamt"]).is_positive() || yuan(&info["acct_pay"]).is_positive();
             assert_eq!(used, if posted { sent } else { sent - 1 }, "every read named answered its job: {info}");
@@ -244,6 +245,44 @@ backend_tests! {
             }
         }
         assert!(posted_once, "a visit that posts to the ledger");
+    }
+
+    // 2206 and 2207 take the lines 2204 uploaded from the line cache (in
+    // debug builds each hit is also checked against the database). After a
+    // cancellation of lines they are read from the database, and a settled
+    // visit is forgotten.
+    async fn a_visits_lines_are_read_from_the_line_cache_after_their_upload(app: App) {
+        let s = TestServer::start(app.clone()).await;
+        let (psn_no, certno) = person(&app, "390", "1501").await;
+        let mut his = His::new(&s, "H33020300001");
+        his.sign_in().await;
+        let (mdtrt_id, settle) = outpatient_visit(&his, &psn_no, &certno, "390", "11").await;
+        assert!(app.lines.holds(&mdtrt_id), "installed after 2204's commit");
+        let counts = || (app.lines.hits(), app.lines.misses());
+        let (hits, misses) = counts();
+        his.ok("2206", settle.clone()).await;
+        assert_eq!(counts(), (hits + 1, misses), "2206 from the cache");
+        his.ok("2207", settle).await;
+        assert_eq!(counts(), (hits + 2, misses), "2207 from the cache");
+        assert!(!app.lines.holds(&mdtrt_id), "forgotten once settled");
+
+        // A second batch, cancelled: the lines are a new version, read from
+        // the database, and the amounts are the first batch's alone.
+        let (mdtrt_id, settle) = outpatient_visit(&his, &psn_no, &certno, "390", "11").await;
+        his.ok("2204", json!({"feedetail": lines(&mdtrt_id, "B2", &["4"])})).await;
+        assert!(app.lines.holds(&mdtrt_id), "a second upload merged into the first");
+        his.ok("2205", json!({"data": {"mdtrt_id": mdtrt_id, "psn_no": psn_no, "chrg_bchno": "B2"}})).await;
+        assert!(!app.lines.holds(&mdtrt_id), "forgotten after a cancellation");
+        let (hits, misses) = counts();
+        let pre = his.ok("2206", settle.clone()).await;
+        let out = his.ok("2207", settle).await;
+        assert_eq!(counts(), (hits, misses + 2), "both read from the database");
+        let metrics = s.get("/metrics", None).await.text();
+        let (hits, misses) = counts();
+        assert!(metrics.contains(&format!("yibao_line_cache_hits_total {hits}\n")), "{metrics}");
+        assert!(metrics.contains(&format!("yibao_line_cache_misses_total {misses}\n")), "{metrics}");
+        assert_eq!(pre["setlinfo"]["medfee_sumamt"], out["setlinfo"]["medfee_sumamt"]);
+        assert_eq!(yuan(&out["setlinfo"]["medfee_sumamt"]), yibao_domain::Money::from_fen(12_000));
     }
 
     async fn outpatient_flow_with_idempotency_cancel_and_reversal(app: App) {

@@ -24,6 +24,7 @@ pub mod fund;
 pub mod gateway;
 pub mod ids;
 pub mod institution;
+pub mod line_cache;
 pub mod migrate;
 pub mod pg;
 pub mod policy;

@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "gateway", include_str!("../migrations/0006_gateway.sql")),
     (7, "write_path", include_str!("../migrations/0007_write_path.sql")),
     (8, "coverage_snapshot", include_str!("../migrations/0008_coverage_snapshot.sql")),
+    (9, "visit_lines_version", include_str!("../migrations/0009_visit_lines_version.sql")),
 ];
 
 fn translate(sql: &str, backend: Backend) -> String {

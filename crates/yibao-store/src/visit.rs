@@ -1,11 +1,14 @@
 //! Visits and their fee lines.
 
+use std::sync::Arc;
+
 use yibao_domain::codes::{ChrgitmLv, Insutype, ListType, MdtrtCertType, MedType};
 use yibao_domain::division::DivisionCode;
 use yibao_domain::institution::InstitutionCode;
 use yibao_domain::visit::{VisitFacts, VisitKind};
 use yibao_domain::{DateTime, Money, Parsed, Quantity, Ratio, UnitPrice};
 
+use crate::line_cache::{LineCache, VisitLines, next_lines_version};
 use crate::params;
 use crate::sql::{Backend, DbError, DbErrorKind, DbResult, Read, Row, RowsExpected, Tx, Value, insert_many_deferred};
 
@@ -37,11 +40,15 @@ pub struct VisitRow {
     /// The coverage the visit was opened with, as the application wrote it
     /// (JSON; see migration 0008). Written once, by `insert`.
     pub coverage: Option<String>,
+    /// The version of the visit's fee lines: every write of them sets a new
+    /// one ([`crate::line_cache::next_lines_version`]; migration 0009). 0: no
+    /// lines written since versions exist.
+    pub lines_version: i64,
 }
 
 const COLUMNS: &str = "mdtrt_id, kind, fixmedins_code, psn_no, insutype, med_type, insu_admdvs, mdtrtarea_admvs, \
     mdtrt_cert_type, ipt_otp_no, begntime, endtime, cancelled, discharged, active_lines, settled_setl_id, info, \
-    diagnoses, discharge_info, coverage";
+    diagnoses, discharge_info, coverage, lines_version";
 
 fn from_row(r: &Row) -> DbResult<VisitRow> {
     Ok(VisitRow {
@@ -68,6 +75,7 @@ fn from_row(r: &Row) -> DbResult<VisitRow> {
         diagnoses: r.text(17)?,
         discharge_info: r.get(18)?,
         coverage: r.get(19)?,
+        lines_version: r.i64(20)?,
     })
 }
 
@@ -76,7 +84,7 @@ pub fn insert(tx: &mut dyn Tx, v: &VisitRow, now_ms: i64) -> DbResult<()> {
     tx.execute_deferred(
         &format!(
             "INSERT INTO visit ({COLUMNS}, created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-             $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21)"
+             $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22)"
         ),
         &[
             v.mdtrt_id.as_str().into(),
@@ -99,6 +107,7 @@ pub fn insert(tx: &mut dyn Tx, v: &VisitRow, now_ms: i64) -> DbResult<()> {
             v.diagnoses.as_str().into(),
             v.discharge_info.clone().into(),
             v.coverage.clone().into(),
+            v.lines_version.into(),
             now_ms.into(),
         ],
         None,
@@ -123,7 +132,8 @@ pub fn update(tx: &mut dyn Tx, v: &VisitRow, now_ms: i64) -> DbResult<()> {
     let expected = RowsExpected { rows: 1, kind: DbErrorKind::Decode, what: "a visit vanished" };
     tx.execute_deferred(
         "UPDATE visit SET med_type = $1, endtime = $2, cancelled = $3, discharged = $4, active_lines = $5, \
-         settled_setl_id = $6, info = $7, diagnoses = $8, discharge_info = $9, updated_at_ms = $10 WHERE mdtrt_id = $11",
+         settled_setl_id = $6, info = $7, diagnoses = $8, discharge_info = $9, lines_version = $10, \
+         updated_at_ms = $11 WHERE mdtrt_id = $12",
         &[
             v.med_type.code().into(),
             v.endtime.into(),
@@ -134,6 +144,7 @@ pub fn update(tx: &mut dyn Tx, v: &VisitRow, now_ms: i64) -> DbResult<()> {
             v.info.as_str().into(),
             v.diagnoses.as_str().into(),
             v.discharge_info.clone().into(),
+            v.lines_version.into(),
             now_ms.into(),
             v.mdtrt_id.as_str().into(),
         ],
@@ -258,20 +269,22 @@ fn line_values(l: &FeeLineRow, mdtrt_id: &str, psn_no: &str, now_ms: i64) -> Vec
     ]
 }
 
-/// Inserts new lines on visit `mdtrt_id` of person `psn_no`: they are stored
-/// under the visit's identifiers whatever their rows hold (a prepared line
-/// carries what the client sent), so the caller need not copy each row to
-/// change two fields. A line whose serial exists only as a cancelled line
-/// replaces it. Deferred ([`Tx::execute_deferred`]). A serial already active
+/// Inserts new lines on `visit`: they are stored under the visit's
+/// identifiers whatever their rows hold (a prepared line carries what the
+/// client sent), so the caller need not copy each row to change two fields.
+/// A line whose serial exists only as a cancelled line replaces it. Gives the
+/// visit a new `lines_version`, which the caller writes with
+/// [`update`]. Deferred ([`Tx::execute_deferred`]). A serial already active
 /// fails the job as retryable: the caller checks first and refuses, so only
 /// a concurrent upload of the same serial gets here, and the rerun refuses.
 pub fn upsert_lines<'a>(
     tx: &mut dyn Tx,
-    mdtrt_id: &str,
-    psn_no: &str,
+    visit: &mut VisitRow,
     lines: impl IntoIterator<Item = &'a FeeLineRow>,
     now_ms: i64,
 ) -> DbResult<()> {
+    visit.lines_version = next_lines_version(visit);
+    let (mdtrt_id, psn_no) = (visit.mdtrt_id.as_str(), visit.psn_no.as_str());
     let rows: Vec<Vec<Value>> = lines.into_iter().map(|l| line_values(l, mdtrt_id, psn_no, now_ms)).collect();
     insert_many_deferred(
         tx,
@@ -308,13 +321,31 @@ pub fn active_serials(tx: &mut dyn Tx, mdtrt_id: &str) -> DbResult<Vec<String>> 
 /// B-tree that cost as much as reading them (docs/performance.md,
 /// thirteenth round). The key is unique: the serial is unique in a visit.
 pub fn active_lines(tx: &mut dyn Tx, mdtrt_id: &str, chrg_bchno: Option<&str>) -> DbResult<Vec<FeeLineRow>> {
+    Ok(read_active_lines(tx, mdtrt_id, chrg_bchno, 0)?.into_lines())
+}
+
+fn read_active_lines(tx: &mut dyn Tx, mdtrt_id: &str, chrg_bchno: Option<&str>, version: i64) -> DbResult<VisitLines> {
     let rows = active_lines_read(mdtrt_id, chrg_bchno).query(tx)?;
     let mut keyed = Vec::with_capacity(rows.len());
     for r in rows {
         keyed.push((r.i64(LINE_COLUMN_COUNT)?, line_from_row(r)?));
     }
-    keyed.sort_unstable_by(|(a_ms, a), (b_ms, b)| a_ms.cmp(b_ms).then_with(|| a.feedetl_sn.cmp(&b.feedetl_sn)));
-    Ok(keyed.into_iter().map(|(_, line)| line).collect())
+    Ok(VisitLines::from_keyed(mdtrt_id, version, keyed))
+}
+
+/// All active lines of `visit` as the transaction sees it, from `cache` when
+/// it holds them at the visit's `lines_version`, else from the database
+/// ([`active_lines`]). In debug builds a hit is checked against the
+/// database: every test that settles checks the cache.
+pub fn active_lines_of(tx: &mut dyn Tx, cache: &LineCache, visit: &VisitRow) -> DbResult<Arc<VisitLines>> {
+    if let Some(kept) = cache.get(&visit.mdtrt_id, visit.lines_version) {
+        if cfg!(debug_assertions) {
+            let read = read_active_lines(tx, &visit.mdtrt_id, None, visit.lines_version)?;
+            assert_eq!(*kept, read, "the line cache disagrees with the database");
+        }
+        return Ok(kept);
+    }
+    Ok(Arc::new(read_active_lines(tx, &visit.mdtrt_id, None, visit.lines_version)?))
 }
 
 /// The read of [`active_lines`], to prefetch ([`Tx::prefetch`]). Unordered:
@@ -344,8 +375,16 @@ pub fn lines_by_serial(tx: &mut dyn Tx, mdtrt_id: &str, serials: &[String]) -> D
 }
 
 /// Cancels active lines: all of a visit (`serials` empty and no batch), of a
-/// charge batch, or by serial. Returns how many were cancelled.
-pub fn cancel_lines(tx: &mut dyn Tx, mdtrt_id: &str, chrg_bchno: Option<&str>, serials: &[String]) -> DbResult<u64> {
+/// charge batch, or by serial. Returns how many were cancelled. Gives the
+/// visit a new `lines_version`, which the caller writes with [`update`].
+pub fn cancel_lines(
+    tx: &mut dyn Tx,
+    visit: &mut VisitRow,
+    chrg_bchno: Option<&str>,
+    serials: &[String],
+) -> DbResult<u64> {
+    visit.lines_version = next_lines_version(visit);
+    let mdtrt_id = visit.mdtrt_id.as_str();
     if serials.is_empty() {
         return tx.execute(
             "UPDATE fee_detail SET status = 'cancelled' WHERE mdtrt_id = $1 AND status = 'active' \
@@ -363,8 +402,12 @@ pub fn cancel_lines(tx: &mut dyn Tx, mdtrt_id: &str, chrg_bchno: Option<&str>, s
     Ok(n)
 }
 
-/// Puts back lines cancelled by a message that is itself being reversed (2601 of a 2205/2302).
-pub fn reactivate_lines(tx: &mut dyn Tx, mdtrt_id: &str, serials: &[String]) -> DbResult<u64> {
+/// Puts back lines cancelled by a message that is itself being reversed
+/// (2601 of a 2205/2302). Gives the visit a new `lines_version`, which the
+/// caller writes with [`update`].
+pub fn reactivate_lines(tx: &mut dyn Tx, visit: &mut VisitRow, serials: &[String]) -> DbResult<u64> {
+    visit.lines_version = next_lines_version(visit);
+    let mdtrt_id = visit.mdtrt_id.as_str();
     let mut n = 0;
     for sn in serials {
         n += tx.execute(

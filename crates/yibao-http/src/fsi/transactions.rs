@@ -313,6 +313,8 @@ where
             fsi_app::execute(tx, &ctx, &signin, |backend| reads(backend, &ctx), |tx| business(tx, &ctx))
         })
         .await?;
+    // The result was released: the commit is durable.
+    app.lines.apply(answer.line_cache);
     Ok(Reply::Output { output: Output::Json(answer.output_json), inf_refmsgid: answer.inf_refmsgid })
 }
 
@@ -388,6 +390,7 @@ pub async fn execute(
         now_ms: received_ms,
         body_sha256: fsi_app::input_sha256(infno, &env.input),
         evoucher: app.evoucher.clone(),
+        lines: app.lines.clone(),
     };
     match message {
         Message::SignIn { opter_no, mac, ip } => {

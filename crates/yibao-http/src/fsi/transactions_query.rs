@@ -261,6 +261,8 @@ pub async fn pharmacy(app: &App, ctx: FsiCtx, p: Pharmacy) -> AppResult<Reply> {
             )
         })
         .await?;
+    // The result was released: the commit is durable.
+    app.lines.apply(answer.line_cache);
     Ok(Reply::Output { output: Output::Json(answer.output_json), inf_refmsgid: answer.inf_refmsgid })
 }
 
@@ -299,13 +301,13 @@ pub fn reverse(tx: &mut dyn Tx, ctx: &FsiCtx, omsgid: &str, oinfno: &str, _psn_n
             }
             visit::cancel_visit(tx, ctx, mdtrt_id, None, v.kind)?;
         }
-        Effect::LinesUploaded { mdtrt_id, serials } => {
+        Effect::LinesUploaded { mdtrt_id, serials, .. } => {
             visit::cancel_lines(tx, ctx, mdtrt_id, None, None, serials)?;
         }
         Effect::LinesCancelled { mdtrt_id, serials } => {
             let mut v = visit::load_visit(tx, ctx, mdtrt_id, None)?;
             yibao_domain::visit::check(v.kind, &v.facts, yibao_domain::visit::VisitAction::UploadDetails)?;
-            yibao_store::visit::reactivate_lines(tx, mdtrt_id, serials)?;
+            yibao_store::visit::reactivate_lines(tx, &mut v, serials)?;
             v.facts.active_lines = yibao_store::visit::count_active(tx, mdtrt_id)?;
             yibao_store::visit::update(tx, &v, ctx.now_ms)?;
         }

@@ -44,6 +44,8 @@ pub async fn health(State(state): State<AppState>) -> Response {
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let stats = state.app.db.stats();
     let (write_queue, read_queue) = state.app.db.queue_lengths();
+    let lines = &state.app.lines;
+    let (cached_visits, cached_lines) = lines.size();
     let extra = format!(
         "# HELP yibao_db_write_batches_total Write transactions committed or attempted.\n\
          # TYPE yibao_db_write_batches_total counter\nyibao_db_write_batches_total {}\n\
@@ -77,7 +79,15 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
          # TYPE yibao_db_prefetched_reads_used_total counter\nyibao_db_prefetched_reads_used_total {}\n\
          # HELP yibao_db_queue_jobs Jobs waiting for a DB thread.\n\
          # TYPE yibao_db_queue_jobs gauge\nyibao_db_queue_jobs{{kind=\"write\"}} {write_queue}\n\
-         yibao_db_queue_jobs{{kind=\"read\"}} {read_queue}\n",
+         yibao_db_queue_jobs{{kind=\"read\"}} {read_queue}\n\
+         # HELP yibao_line_cache_hits_total Visits' fee lines answered from the line cache (2206/2207, 2303/2304).\n\
+         # TYPE yibao_line_cache_hits_total counter\nyibao_line_cache_hits_total {}\n\
+         # HELP yibao_line_cache_misses_total Visits' fee lines read from the database instead.\n\
+         # TYPE yibao_line_cache_misses_total counter\nyibao_line_cache_misses_total {}\n\
+         # HELP yibao_line_cache_visits Visits whose lines the cache holds.\n\
+         # TYPE yibao_line_cache_visits gauge\nyibao_line_cache_visits {cached_visits}\n\
+         # HELP yibao_line_cache_lines Fee lines the cache holds.\n\
+         # TYPE yibao_line_cache_lines gauge\nyibao_line_cache_lines {cached_lines}\n",
         stats.write_batches.load(Ordering::Relaxed),
         stats.write_jobs.load(Ordering::Relaxed),
         stats.write_jobs_failed.load(Ordering::Relaxed),
@@ -93,6 +103,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         stats.reads_held.load(Ordering::Relaxed),
         stats.prefetched_reads.load(Ordering::Relaxed),
         stats.prefetched_reads_used.load(Ordering::Relaxed),
+        lines.hits(),
+        lines.misses(),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render(&extra)).into_response()
 }
