@@ -94,8 +94,14 @@ pub fn input_sha256(infno: &str, input: &Value) -> String {
 pub enum Effect {
     /// Nothing to undo.
     None,
-    /// 2201 / 2401: a visit was opened.
-    VisitOpened { mdtrt_id: String },
+    /// 2201 / 2401 / 2101: a visit was opened.
+    VisitOpened {
+        mdtrt_id: String,
+        /// A pharmacy purchase (2101) opens its visit with its lines: all of
+        /// them, for the line cache once the job has committed. Not logged.
+        #[serde(skip)]
+        now_active: Option<Arc<VisitLines>>,
+    },
     /// 2204 / 2301: lines were added.
     LinesUploaded {
         mdtrt_id: String,
@@ -135,11 +141,14 @@ impl Effect {
     /// cancelled settlement reads them again).
     fn line_cache_change(&self) -> LineCacheChange {
         match self {
-            Effect::LinesUploaded { now_active: Some(lines), .. } => LineCacheChange::Install(lines.clone()),
+            Effect::LinesUploaded { now_active: Some(lines), .. }
+            | Effect::VisitOpened { now_active: Some(lines), .. } => LineCacheChange::Install(lines.clone()),
             Effect::LinesUploaded { mdtrt_id, now_active: None, .. }
             | Effect::LinesCancelled { mdtrt_id, .. }
             | Effect::Settled { mdtrt_id, .. } => LineCacheChange::Forget(mdtrt_id.clone()),
-            Effect::None | Effect::VisitOpened { .. } | Effect::Discharged { .. } => LineCacheChange::None,
+            Effect::None | Effect::VisitOpened { now_active: None, .. } | Effect::Discharged { .. } => {
+                LineCacheChange::None
+            }
         }
     }
 }

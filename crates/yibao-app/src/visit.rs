@@ -340,7 +340,7 @@ pub fn register(tx: &mut dyn Tx, ctx: &FsiCtx, r: &Registration, info_json: &str
         output: serde_json::json!({"data": {"mdtrt_id": visit.mdtrt_id, "psn_no": visit.psn_no,
                                             "ipt_otp_no": visit.ipt_otp_no, "exp_content": null}})
         .into(),
-        effect: Effect::VisitOpened { mdtrt_id: visit.mdtrt_id },
+        effect: Effect::VisitOpened { mdtrt_id: visit.mdtrt_id, now_active: None },
     })
 }
 
@@ -380,7 +380,7 @@ pub fn admit(
     )?;
     Ok(Outcome {
         output: serde_json::json!({"result": {"mdtrt_id": visit.mdtrt_id}}).into(),
-        effect: Effect::VisitOpened { mdtrt_id: visit.mdtrt_id },
+        effect: Effect::VisitOpened { mdtrt_id: visit.mdtrt_id, now_active: None },
     })
 }
 

@@ -573,7 +573,11 @@ backend_tests! {
         let mdtrt_id = pre["setlinfo"]["mdtrt_id"].as_str().unwrap().to_owned();
         let mut settle = data.clone();
         settle["mdtrt_id"] = json!(mdtrt_id);
+        // The purchase's lines are in the line cache once 2101 committed.
+        assert!(app.lines.holds(&mdtrt_id));
+        let (hits, misses) = (app.lines.hits(), app.lines.misses());
         let out = his.ok("2102", json!({"data": settle})).await;
+        assert_eq!((app.lines.hits(), app.lines.misses()), (hits + 1, misses), "2102 from the line cache");
         assert_eq!(out["setlinfo"]["clr_type"], "41");
         assert_eq!(m(&out["setlinfo"]["medfee_sumamt"]), "50.00");
         let setl_id = out["setlinfo"]["setl_id"].as_str().unwrap().to_owned();

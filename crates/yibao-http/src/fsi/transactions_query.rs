@@ -211,8 +211,8 @@ pub async fn pharmacy(app: &App, ctx: FsiCtx, p: Pharmacy) -> AppResult<Reply> {
                 &signin,
                 |_| Vec::new(),
                 |tx| {
-                    let (mdtrt_id, lines_out) = match (&existing, &prepared) {
-                        (Some(id), _) => (id.clone(), Value::Null),
+                    let (mdtrt_id, lines_out, now_active) = match (&existing, &prepared) {
+                        (Some(id), _) => (id.clone(), Value::Null, None),
                         (None, None) => return Err(AppError::Internal("a new purchase without its lines".into())),
                         (None, Some(prepared)) => {
                             let visit = visit::open_pharmacy_visit(
@@ -224,10 +224,13 @@ pub async fn pharmacy(app: &App, ctx: FsiCtx, p: Pharmacy) -> AppResult<Reply> {
                                 &data.mdtrt_cert_no,
                                 data.begntime.unwrap_or(ctx.now),
                             )?;
-                            visit::add_lines(tx, ctx, &visit.mdtrt_id, prepared)?;
+                            let now_active = match visit::add_lines(tx, ctx, &visit.mdtrt_id, prepared)? {
+                                Effect::LinesUploaded { now_active, .. } => now_active,
+                                _ => None,
+                            };
                             let answers = serde_json::to_value(prepared.answers())
                                 .map_err(|e| AppError::Internal(format!("line answers: {e}")))?;
-                            (visit.mdtrt_id, answers)
+                            (visit.mdtrt_id, answers, now_active)
                         }
                     };
                     let settle = SettleInput {
@@ -248,7 +251,7 @@ pub async fn pharmacy(app: &App, ctx: FsiCtx, p: Pharmacy) -> AppResult<Reply> {
                     } else {
                         let mut o =
                             yibao_app::settlement::pre_settle(tx, ctx, &policies, &settle, VisitKind::Pharmacy)?;
-                        o.effect = Effect::VisitOpened { mdtrt_id: mdtrt_id.clone() };
+                        o.effect = Effect::VisitOpened { mdtrt_id: mdtrt_id.clone(), now_active };
                         o
                     };
                     if !lines_out.is_null() {
@@ -293,7 +296,7 @@ pub fn reverse(tx: &mut dyn Tx, ctx: &FsiCtx, omsgid: &str, oinfno: &str, _psn_n
     }
     match &effect {
         Effect::None => {}
-        Effect::VisitOpened { mdtrt_id } => {
+        Effect::VisitOpened { mdtrt_id, .. } => {
             let v = visit::load_visit(tx, ctx, mdtrt_id, None)?;
             if v.facts.active_lines > 0 {
                 // A pharmacy pre-settlement opened the visit with its lines.
