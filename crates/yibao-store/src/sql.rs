@@ -7,7 +7,9 @@
 //! `CAST(SUM(x) AS BIGINT)` (PostgreSQL sums to NUMERIC), integers for money,
 //! booleans as 0/1, dates as `yyyy-MM-dd` text, instants as Unix milliseconds.
 
+use std::cell::RefCell;
 use std::fmt;
+use std::rc::Rc;
 
 use yibao_domain::{Date, DateTime, Money, Ratio};
 
@@ -576,16 +578,63 @@ impl Iterator for Chunks {
 
 /// One multi-row INSERT: its text, with placeholders `$1 … $n` row by row,
 /// and its parameters, moved out of `chunk`.
-fn multi_row_insert(head: &str, columns: usize, chunk: Vec<Vec<Value>>, tail: &str) -> (String, Vec<Value>) {
+fn multi_row_insert(head: &str, columns: usize, chunk: Vec<Vec<Value>>, tail: &str) -> (Rc<str>, Vec<Value>) {
     assert!(columns > 0 && columns <= 100, "columns out of range");
     assert!(chunk.len() <= BULK_ROWS_PER_STATEMENT, "rows per statement");
+    let sql = multi_row_text(head, columns, chunk.len(), tail);
+    let mut params = Vec::with_capacity(chunk.len() * columns);
+    for row in chunk {
+        assert_eq!(row.len(), columns, "row width");
+        params.extend(row);
+    }
+    (sql, params)
+}
+
+/// Multi-row INSERT texts this thread has built. A write path builds the
+/// same few again and again (a 10-line upload: 220 placeholders, some
+/// 2.5 kB, about 21 k instructions each time; docs/performance.md,
+/// seventeenth round), so they are kept, up to a bound; comparing a kept
+/// text's head and tail costs a memcmp.
+struct InsertText {
+    head: Box<str>,
+    columns: usize,
+    rows: usize,
+    tail: Box<str>,
+    sql: Rc<str>,
+}
+
+/// Texts kept per thread at most: the write paths have a handful of
+/// multi-row statements, each with a few row counts (bulk loads use many,
+/// and start the list again when it is full).
+const INSERT_TEXTS_MAX: usize = 64;
+
+thread_local! {
+    static INSERT_TEXTS: RefCell<Vec<InsertText>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The text of a multi-row INSERT of `rows` rows: `head VALUES ($1,…),(…) tail`.
+fn multi_row_text(head: &str, columns: usize, rows: usize, tail: &str) -> Rc<str> {
+    INSERT_TEXTS.with_borrow_mut(|texts| {
+        if let Some(kept) =
+            texts.iter().find(|t| t.columns == columns && t.rows == rows && *t.head == *head && *t.tail == *tail)
+        {
+            return kept.sql.clone();
+        }
+        let sql: Rc<str> = build_multi_row_text(head, columns, rows, tail).into();
+        if texts.len() == INSERT_TEXTS_MAX {
+            texts.clear();
+        }
+        texts.push(InsertText { head: head.into(), columns, rows, tail: tail.into(), sql: sql.clone() });
+        sql
+    })
+}
+
+fn build_multi_row_text(head: &str, columns: usize, rows: usize, tail: &str) -> String {
     // "$NNNNN," is at most 7 bytes: at most 20,000 parameters, 5 digits.
-    let mut sql = String::with_capacity(head.len() + tail.len() + 10 + chunk.len() * (columns * 7 + 3));
+    let mut sql = String::with_capacity(head.len() + tail.len() + 10 + rows * (columns * 7 + 3));
     sql.push_str(head);
     sql.push_str(" VALUES ");
-    let mut params = Vec::with_capacity(chunk.len() * columns);
-    for (r, row) in chunk.into_iter().enumerate() {
-        assert_eq!(row.len(), columns, "row width");
+    for r in 0..rows {
         if r > 0 {
             sql.push(',');
         }
@@ -597,11 +646,10 @@ fn multi_row_insert(head: &str, columns: usize, chunk: Vec<Vec<Value>>, tail: &s
             push_placeholder(&mut sql, r * columns + c + 1);
         }
         sql.push(')');
-        params.extend(row);
     }
     sql.push(' ');
     sql.push_str(tail);
-    (sql, params)
+    sql
 }
 
 /// Appends `$n` without formatting machinery or an allocation: a 10-line
@@ -651,8 +699,33 @@ mod tests {
     fn a_multi_row_insert_numbers_its_rows_and_moves_their_values() {
         let rows = vec![vec![Value::Text("a".into()), Value::Int(1)], vec![Value::Null, Value::Text("乙".into())]];
         let (sql, params) = multi_row_insert("INSERT INTO t (x, y)", 2, rows, "ON CONFLICT DO NOTHING");
-        assert_eq!(sql, "INSERT INTO t (x, y) VALUES ($1,$2),($3,$4) ON CONFLICT DO NOTHING");
+        assert_eq!(&*sql, "INSERT INTO t (x, y) VALUES ($1,$2),($3,$4) ON CONFLICT DO NOTHING");
         assert_eq!(params, vec![Value::Text("a".into()), Value::Int(1), Value::Null, Value::Text("乙".into())]);
+    }
+
+    /// A kept text is the one that would be built, for its own head, width,
+    /// row count and tail only; past the bound the list starts again.
+    #[test]
+    fn multi_row_texts_are_kept_per_statement_shape() {
+        let built = |head: &str, columns: usize, rows: usize, tail: &str| {
+            let sql = multi_row_text(head, columns, rows, tail);
+            assert_eq!(&*sql, build_multi_row_text(head, columns, rows, tail), "{head} {columns} {rows} {tail}");
+            sql
+        };
+        let first = built("INSERT INTO t (x, y)", 2, 3, "");
+        assert!(Rc::ptr_eq(&first, &built("INSERT INTO t (x, y)", 2, 3, "")), "kept");
+        for (head, columns, rows, tail) in [
+            ("INSERT INTO t (x, y)", 2, 2, ""),
+            ("INSERT INTO u (x, y)", 2, 3, ""),
+            ("INSERT INTO t (x, y)", 2, 3, "ON CONFLICT DO NOTHING"),
+            ("INSERT INTO t (x, y, z)", 3, 2, ""),
+        ] {
+            assert!(!Rc::ptr_eq(&first, &built(head, columns, rows, tail)), "{head} {columns} {rows} {tail}");
+        }
+        for rows in 1..=(2 * INSERT_TEXTS_MAX) {
+            built("INSERT INTO v (x)", 1, rows, "");
+            INSERT_TEXTS.with_borrow(|texts| assert!(texts.len() <= INSERT_TEXTS_MAX));
+        }
     }
 
     #[test]

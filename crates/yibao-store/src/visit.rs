@@ -213,6 +213,10 @@ const fn column_count(columns: &str) -> usize {
     count
 }
 
+/// The head of the lines' multi-row insert, written once.
+static LINE_INSERT_HEAD: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("INSERT INTO fee_detail ({LINE_COLUMNS}, created_at_ms)"));
+
 /// A fee line from its row, which it takes: its strings are moved, not copied.
 fn line_from_row(mut r: Row) -> DbResult<FeeLineRow> {
     Ok(FeeLineRow {
@@ -288,7 +292,7 @@ pub fn upsert_lines<'a>(
     let rows: Vec<Vec<Value>> = lines.into_iter().map(|l| line_values(l, mdtrt_id, psn_no, now_ms)).collect();
     insert_many_deferred(
         tx,
-        &format!("INSERT INTO fee_detail ({LINE_COLUMNS}, created_at_ms)"),
+        &LINE_INSERT_HEAD,
         LINE_COLUMN_COUNT + 1,
         rows,
         "ON CONFLICT (mdtrt_id, feedetl_sn) DO UPDATE SET chrg_bchno = excluded.chrg_bchno, \
