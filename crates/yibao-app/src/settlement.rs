@@ -740,23 +740,34 @@ fn settle_answer(info: &SetlInfoAnswer<'_>, setldetail: &impl Serialize) -> crat
     crate::fsi::Output::Json(text)
 }
 
-fn setldetail_json(details: &[SetlDetail], negate: bool) -> Value {
+/// One `setldetail` object as the interface writes it. The fields are in
+/// the byte order of their keys, the order in which the `serde_json::Value`
+/// this replaced wrote them, so answers and stored records keep their bytes
+/// (`settle_answer` checks the order in debug builds); written straight
+/// from the values, without building maps.
+#[derive(Serialize)]
+struct SetlDetailJson<'a> {
+    crt_payb_lmt_amt: Option<Money>,
+    fund_pay_type: &'static str,
+    fund_pay_type_name: &'static str,
+    fund_payamt: Money,
+    inscp_scp_amt: Money,
+    setl_proc_info: &'a str,
+}
+
+fn setldetail_json(details: &[SetlDetail], negate: bool) -> Vec<SetlDetailJson<'_>> {
     let n = |m: Money| if negate { -m } else { m };
-    Value::Array(
-        details
-            .iter()
-            .map(|d| {
-                json!({
-                    "fund_pay_type": d.fund_pay_type.code(),
-                    "fund_pay_type_name": d.fund_pay_type_name,
-                    "inscp_scp_amt": n(d.inscp_scp_amt),
-                    "crt_payb_lmt_amt": d.crt_payb_lmt_amt,
-                    "fund_payamt": n(d.fund_payamt),
-                    "setl_proc_info": d.setl_proc_info,
-                })
-            })
-            .collect(),
-    )
+    details
+        .iter()
+        .map(|d| SetlDetailJson {
+            crt_payb_lmt_amt: d.crt_payb_lmt_amt,
+            fund_pay_type: d.fund_pay_type.code(),
+            fund_pay_type_name: d.fund_pay_type_name,
+            fund_payamt: n(d.fund_payamt),
+            inscp_scp_amt: n(d.inscp_scp_amt),
+            setl_proc_info: &d.setl_proc_info,
+        })
+        .collect()
 }
 
 fn amounts_of(r: &SettlementResult, balc: Money) -> Amounts {
@@ -1028,7 +1039,7 @@ pub fn settle_visit(
         amounts,
         pool_prop_selfpay: r.pool_prop_selfpay,
         policy_id: p.policy_id,
-        setldetail: setldetail.to_string(),
+        setldetail: serde_json::to_string(&setldetail).expect("setldetail serializes"),
         accumulator_delta: serde_json::to_string(&r.delta).expect("delta serializes"),
         reversal_of: None,
         reversed_by: None,
@@ -1173,4 +1184,65 @@ pub fn cancel_settlement(
         },
     );
     Ok(Outcome { output: settle_answer(&info, &details), effect: Effect::None })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use yibao_domain::codes::FundPayType;
+
+    use super::*;
+
+    /// `setldetail` as it was written before `SetlDetailJson`: a `Value` per
+    /// fund. Stored records and logged answers hold these bytes.
+    fn setldetail_as_value(details: &[SetlDetail], negate: bool) -> String {
+        let n = |m: Money| if negate { -m } else { m };
+        Value::Array(
+            details
+                .iter()
+                .map(|d| {
+                    json!({
+                        "fund_pay_type": d.fund_pay_type.code(),
+                        "fund_pay_type_name": d.fund_pay_type_name,
+                        "inscp_scp_amt": n(d.inscp_scp_amt),
+                        "crt_payb_lmt_amt": d.crt_payb_lmt_amt,
+                        "fund_payamt": n(d.fund_payamt),
+                        "setl_proc_info": d.setl_proc_info,
+                    })
+                })
+                .collect(),
+        )
+        .to_string()
+    }
+
+    fn detail() -> impl Strategy<Value = SetlDetail> {
+        (
+            proptest::sample::select(FundPayType::ALL.to_vec()),
+            -1_000_000_000_i64..1_000_000_000,
+            proptest::option::of(0_i64..1_000_000_000),
+            -1_000_000_000_i64..1_000_000_000,
+            "[a-z0-9：，“”% ]{0,40}",
+        )
+            .prop_map(|(fund, inscp, cap, pay, info)| SetlDetail {
+                fund_pay_type: fund,
+                fund_pay_type_name: fund.name(),
+                inscp_scp_amt: Money::from_fen(inscp),
+                crt_payb_lmt_amt: cap.map(Money::from_fen),
+                fund_payamt: Money::from_fen(pay),
+                setl_proc_info: info,
+            })
+    }
+
+    proptest! {
+        /// The typed `setldetail` writes the same bytes as the `Value` it
+        /// replaced, negated or not.
+        #[test]
+        fn setldetail_writes_the_bytes_the_value_wrote(
+            details in proptest::collection::vec(detail(), 0..6),
+            negate in any::<bool>(),
+        ) {
+            let typed = serde_json::to_string(&setldetail_json(&details, negate)).unwrap();
+            prop_assert_eq!(typed, setldetail_as_value(&details, negate));
+        }
+    }
 }
