@@ -760,9 +760,13 @@ pub fn add_lines(tx: &mut dyn Tx, ctx: &FsiCtx, mdtrt_id: &str, lines: &Prepared
     } else {
         ctx.lines.get(&visit.mdtrt_id, visit.lines_version)
     };
-    let existing: Vec<String> = match &before {
-        Some(before) => before.lines().iter().map(|l| l.feedetl_sn.clone()).collect(),
-        None => repo::active_serials(tx, &visit.mdtrt_id)?,
+    let read_serials;
+    let existing: Vec<&str> = match &before {
+        Some(before) => before.lines().iter().map(|l| l.feedetl_sn.as_str()).collect(),
+        None => {
+            read_serials = repo::active_serials(tx, &visit.mdtrt_id)?;
+            read_serials.iter().map(String::as_str).collect()
+        }
     };
     if visit.facts.active_lines as usize + lines.lines.len() > LINES_PER_VISIT_MAX as usize {
         return Err(AppError::invalid("feedetail", format!("一次就诊的费用明细不能超过{LINES_PER_VISIT_MAX}条")));
@@ -770,7 +774,7 @@ pub fn add_lines(tx: &mut dyn Tx, ctx: &FsiCtx, mdtrt_id: &str, lines: &Prepared
     for (i, l) in lines.lines.iter().enumerate() {
         let at = |f: &str| format!("feedetail[{i}].{f}");
         let sn = &l.row.feedetl_sn;
-        if existing.contains(sn) {
+        if existing.contains(&sn.as_str()) {
             return Err(AppError::invalid(at("feedetl_sn"), format!("费用明细流水号“{sn}”在本次就诊中重复")));
         }
         if l.psn_no.as_deref().is_some_and(|p| p != visit.psn_no) {

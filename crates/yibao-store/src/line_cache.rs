@@ -205,35 +205,11 @@ impl LineCache {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use yibao_domain::codes::ListType;
-    use yibao_domain::{DateTime, Money, Quantity, Ratio, UnitPrice};
 
     use super::*;
 
     fn line(mdtrt_id: &str, feedetl_sn: &str) -> FeeLineRow {
-        FeeLineRow {
-            mdtrt_id: mdtrt_id.to_owned(),
-            feedetl_sn: feedetl_sn.to_owned(),
-            chrg_bchno: "B".to_owned(),
-            psn_no: "P".to_owned(),
-            med_list_codg: "X".to_owned(),
-            medins_list_codg: String::new(),
-            list_type: ListType::WesternAndPatentDrug,
-            item_name: String::new(),
-            fee_ocur_time: DateTime::from_unix_ms(0),
-            cnt: Quantity::units(1),
-            pric: UnitPrice::from_money(Money::from_fen(1)),
-            amount: Money::from_fen(1),
-            chrgitm_lv: None,
-            selfpay_prop: Ratio::ZERO,
-            price_cap: None,
-            fulamt_ownpay_amt: Money::ZERO,
-            overlmt_amt: Money::ZERO,
-            preselfpay_amt: Money::ZERO,
-            inscp_scp_amt: Money::from_fen(1),
-            active: true,
-            extra: String::new(),
-        }
+        crate::testing::fee_line(mdtrt_id, feedetl_sn, "B")
     }
 
     fn entry(visit: u32, version: i64, lines: usize) -> Arc<VisitLines> {

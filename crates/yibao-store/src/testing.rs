@@ -102,3 +102,32 @@ pub fn open(backend: Backend) -> Option<Db> {
         }
     }
 }
+
+/// An active fee line of visit `mdtrt_id` (person P1): one unit of a 甲类
+/// drug at 1.00, serial `feedetl_sn`, charge batch `chrg_bchno`.
+pub fn fee_line(mdtrt_id: &str, feedetl_sn: &str, chrg_bchno: &str) -> crate::visit::FeeLineRow {
+    use yibao_domain::{DateTime, Money, Quantity, Ratio, UnitPrice};
+    crate::visit::FeeLineRow {
+        mdtrt_id: mdtrt_id.to_owned(),
+        feedetl_sn: feedetl_sn.to_owned(),
+        chrg_bchno: chrg_bchno.to_owned(),
+        psn_no: "P1".to_owned(),
+        med_list_codg: "XA01AAA000A001010100001".to_owned(),
+        medins_list_codg: "H1".to_owned(),
+        list_type: yibao_domain::codes::ListType::WesternAndPatentDrug,
+        item_name: "药".to_owned(),
+        fee_ocur_time: DateTime::parse("2026-11-24 09:00:00").expect("a fixed date"),
+        cnt: Quantity::units(1),
+        pric: UnitPrice::from_money(Money::from_fen(100)),
+        amount: Money::from_fen(100),
+        chrgitm_lv: None,
+        selfpay_prop: Ratio::ZERO,
+        price_cap: None,
+        fulamt_ownpay_amt: Money::ZERO,
+        overlmt_amt: Money::ZERO,
+        preselfpay_amt: Money::ZERO,
+        inscp_scp_amt: Money::from_fen(100),
+        active: true,
+        extra: "{}".to_owned(),
+    }
+}

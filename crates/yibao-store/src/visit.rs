@@ -342,14 +342,15 @@ fn read_active_lines(tx: &mut dyn Tx, mdtrt_id: &str, chrg_bchno: Option<&str>, 
 /// ([`active_lines`]). In debug builds a hit is checked against the
 /// database: every test that settles checks the cache.
 pub fn active_lines_of(tx: &mut dyn Tx, cache: &LineCache, visit: &VisitRow) -> DbResult<Arc<VisitLines>> {
-    if let Some(kept) = cache.get(&visit.mdtrt_id, visit.lines_version) {
-        if cfg!(debug_assertions) {
+    match cache.get(&visit.mdtrt_id, visit.lines_version) {
+        Some(kept) if !cfg!(debug_assertions) => Ok(kept),
+        kept => {
             let read = read_active_lines(tx, &visit.mdtrt_id, None, visit.lines_version)?;
+            let Some(kept) = kept else { return Ok(Arc::new(read)) };
             assert_eq!(*kept, read, "the line cache disagrees with the database");
+            Ok(kept)
         }
-        return Ok(kept);
     }
-    Ok(Arc::new(read_active_lines(tx, &visit.mdtrt_id, None, visit.lines_version)?))
 }
 
 /// The read of [`active_lines`], to prefetch ([`Tx::prefetch`]). Unordered:

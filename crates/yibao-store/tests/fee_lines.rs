@@ -7,11 +7,11 @@
 
 use std::sync::Arc;
 
-use yibao_domain::codes::{Insutype, ListType, MdtrtCertType, MedType};
+use yibao_domain::DateTime;
+use yibao_domain::codes::{Insutype, MdtrtCertType, MedType};
 use yibao_domain::division::DivisionCode;
 use yibao_domain::institution::InstitutionCode;
 use yibao_domain::visit::{VisitFacts, VisitKind};
-use yibao_domain::{DateTime, Money, Quantity, Ratio, UnitPrice};
 use yibao_store::line_cache::{LineCache, LineCacheChange, VisitLines};
 use yibao_store::visit::{
     FeeLineRow, VisitRow, active_lines, active_lines_of, cancel_lines, reactivate_lines, upsert_lines,
@@ -45,29 +45,7 @@ fn visit() -> VisitRow {
 }
 
 fn line(feedetl_sn: &str, chrg_bchno: &str) -> FeeLineRow {
-    FeeLineRow {
-        mdtrt_id: "M1".to_owned(),
-        feedetl_sn: feedetl_sn.to_owned(),
-        chrg_bchno: chrg_bchno.to_owned(),
-        psn_no: "P1".to_owned(),
-        med_list_codg: "XA01AAA000A001010100001".to_owned(),
-        medins_list_codg: "H1".to_owned(),
-        list_type: ListType::WesternAndPatentDrug,
-        item_name: "药".to_owned(),
-        fee_ocur_time: DateTime::parse("2026-11-24 09:00:00").unwrap(),
-        cnt: Quantity::units(1),
-        pric: UnitPrice::from_money(Money::from_fen(100)),
-        amount: Money::from_fen(100),
-        chrgitm_lv: None,
-        selfpay_prop: Ratio::ZERO,
-        price_cap: None,
-        fulamt_ownpay_amt: Money::ZERO,
-        overlmt_amt: Money::ZERO,
-        preselfpay_amt: Money::ZERO,
-        inscp_scp_amt: Money::from_fen(100),
-        active: true,
-        extra: "{}".to_owned(),
-    }
+    testing::fee_line("M1", feedetl_sn, chrg_bchno)
 }
 
 fn serials(lines: &[FeeLineRow]) -> Vec<&str> {
