@@ -742,14 +742,29 @@ pub fn upload_reads(backend: yibao_store::Backend, lines: &PreparedLines) -> Vec
 }
 
 pub fn upload_lines(tx: &mut dyn Tx, ctx: &FsiCtx, lines: &PreparedLines, output_json: &str) -> AppResult<Outcome> {
-    let effect = add_lines(tx, ctx, &lines.mdtrt_id, lines)?;
-    Ok(Outcome { output: crate::fsi::Output::Json(output_json.to_owned()), effect })
+    let added = add_lines(tx, ctx, &lines.mdtrt_id, lines)?;
+    Ok(Outcome { output: crate::fsi::Output::Json(output_json.to_owned()), effect: added.into() })
+}
+
+/// What [`add_lines`] stored.
+pub struct LinesAdded {
+    pub mdtrt_id: String,
+    pub serials: Vec<String>,
+    /// All of the visit's active lines after the upload, for the line cache
+    /// once the job has committed; None when they were not known without a
+    /// read (the cache did not hold the visit's earlier lines).
+    pub now_active: Option<Arc<VisitLines>>,
+}
+
+impl From<LinesAdded> for Effect {
+    fn from(added: LinesAdded) -> Effect {
+        Effect::LinesUploaded { mdtrt_id: added.mdtrt_id, serials: added.serials, now_active: added.now_active }
+    }
 }
 
 /// Stores prepared fee lines on visit `mdtrt_id` after checking them against
-/// it (its state, its person, its start, serials already there); returns the
-/// effect.
-pub fn add_lines(tx: &mut dyn Tx, ctx: &FsiCtx, mdtrt_id: &str, lines: &PreparedLines) -> AppResult<Effect> {
+/// it (its state, its person, its start, serials already there).
+pub fn add_lines(tx: &mut dyn Tx, ctx: &FsiCtx, mdtrt_id: &str, lines: &PreparedLines) -> AppResult<LinesAdded> {
     let mut visit = load_visit(tx, ctx, mdtrt_id, lines.psn_no.as_deref())?;
     rules::check(visit.kind, &visit.facts, VisitAction::UploadDetails)?;
     // The visit counts its active lines exactly (this function and
@@ -802,7 +817,7 @@ pub fn add_lines(tx: &mut dyn Tx, ctx: &FsiCtx, mdtrt_id: &str, lines: &Prepared
             .collect();
         Arc::new(before.with_added(visit.lines_version, ctx.now_ms, added))
     });
-    Ok(Effect::LinesUploaded { mdtrt_id: visit.mdtrt_id, serials, now_active })
+    Ok(LinesAdded { mdtrt_id: visit.mdtrt_id, serials, now_active })
 }
 
 // ------------------------------------------------------------ 2205 / 2302

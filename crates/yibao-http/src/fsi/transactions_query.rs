@@ -224,10 +224,7 @@ pub async fn pharmacy(app: &App, ctx: FsiCtx, p: Pharmacy) -> AppResult<Reply> {
                                 &data.mdtrt_cert_no,
                                 data.begntime.unwrap_or(ctx.now),
                             )?;
-                            let now_active = match visit::add_lines(tx, ctx, &visit.mdtrt_id, prepared)? {
-                                Effect::LinesUploaded { now_active, .. } => now_active,
-                                _ => None,
-                            };
+                            let now_active = visit::add_lines(tx, ctx, &visit.mdtrt_id, prepared)?.now_active;
                             let answers = serde_json::to_value(prepared.answers())
                                 .map_err(|e| AppError::Internal(format!("line answers: {e}")))?;
                             (visit.mdtrt_id, answers, now_active)
