@@ -291,7 +291,7 @@ pub fn parse(infno: &str, input: &Value) -> AppResult<Message> {
 }
 
 /// Runs a state-changing transaction under the message discipline.
-async fn write<F>(app: &App, ctx: FsiCtx, signin: bool, business: F) -> AppResult<Reply>
+pub(super) async fn write<F>(app: &App, ctx: FsiCtx, signin: bool, business: F) -> AppResult<Reply>
 where
     F: Fn(&mut dyn Tx, &FsiCtx) -> AppResult<Outcome> + Send + 'static,
 {

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 use yibao_app::catalog::CatalogView;
-use yibao_app::fsi::{self as fsi_app, Effect, FsiCtx, Outcome, Output};
+use yibao_app::fsi::{self as fsi_app, Effect, FsiCtx, Outcome};
 use yibao_app::settlement::SettleInput;
 use yibao_app::visit::{self, FeeLineInput};
 use yibao_app::{App, AppError, AppResult};
@@ -199,71 +199,54 @@ pub async fn pharmacy(app: &App, ctx: FsiCtx, p: Pharmacy) -> AppResult<Reply> {
     } else {
         None
     };
-    let signin = super::transactions::signin_check(app, &ctx, true).await?;
-    let key = super::transactions::writer_key(&ctx);
-    let answer = app
-        .db
-        .write_keyed(key, move |tx: &mut dyn Tx| {
-            let ctx = &ctx;
-            fsi_app::execute(
-                tx,
-                ctx,
-                &signin,
-                |_| Vec::new(),
-                |tx| {
-                    let (mdtrt_id, lines_out, now_active) = match (&existing, &prepared) {
-                        (Some(id), _) => (id.clone(), Value::Null, None),
-                        (None, None) => return Err(AppError::Internal("a new purchase without its lines".into())),
-                        (None, Some(prepared)) => {
-                            let visit = visit::open_pharmacy_visit(
-                                tx,
-                                ctx,
-                                &data.psn_no,
-                                data.insutype,
-                                data.mdtrt_cert_type,
-                                &data.mdtrt_cert_no,
-                                data.begntime.unwrap_or(ctx.now),
-                            )?;
-                            let now_active = visit::add_lines(tx, ctx, &visit.mdtrt_id, prepared)?.now_active;
-                            let answers = serde_json::to_value(prepared.answers())
-                                .map_err(|e| AppError::Internal(format!("line answers: {e}")))?;
-                            (visit.mdtrt_id, answers, now_active)
-                        }
-                    };
-                    let settle = SettleInput {
-                        psn_no: data.psn_no.clone(),
-                        mdtrt_cert_type: data.mdtrt_cert_type,
-                        mdtrt_cert_no: data.mdtrt_cert_no.clone(),
-                        med_type: None,
-                        medfee_sumamt: data.medfee_sumamt,
-                        psn_setlway: data.psn_setlway,
-                        mdtrt_id: mdtrt_id.clone(),
-                        chrg_bchno: None,
-                        insutype: data.insutype,
-                        acct_used_flag,
-                        mid_setl_flag: false,
-                    };
-                    let mut outcome = if commit {
-                        yibao_app::settlement::settle_visit(tx, ctx, &policies, &settle, VisitKind::Pharmacy)?
-                    } else {
-                        let mut o =
-                            yibao_app::settlement::pre_settle(tx, ctx, &policies, &settle, VisitKind::Pharmacy)?;
-                        o.effect = Effect::VisitOpened { mdtrt_id: mdtrt_id.clone(), now_active };
-                        o
-                    };
-                    if !lines_out.is_null() {
-                        let mut output = outcome.output.into_value()?;
-                        output["result"] = lines_out;
-                        outcome.output = output.into();
-                    }
-                    Ok(outcome)
-                },
-            )
-        })
-        .await?;
-    // The result was released: the commit is durable.
-    app.lines.apply(answer.line_cache);
-    Ok(Reply::Output { output: Output::Json(answer.output_json), inf_refmsgid: answer.inf_refmsgid })
+    super::transactions::write(app, ctx, true, move |tx: &mut dyn Tx, ctx: &FsiCtx| {
+        let (mdtrt_id, lines_out, now_active) = match (&existing, &prepared) {
+            (Some(id), _) => (id.clone(), Value::Null, None),
+            (None, None) => return Err(AppError::Internal("a new purchase without its lines".into())),
+            (None, Some(prepared)) => {
+                let visit = visit::open_pharmacy_visit(
+                    tx,
+                    ctx,
+                    &data.psn_no,
+                    data.insutype,
+                    data.mdtrt_cert_type,
+                    &data.mdtrt_cert_no,
+                    data.begntime.unwrap_or(ctx.now),
+                )?;
+                let now_active = visit::add_lines(tx, ctx, &visit.mdtrt_id, prepared)?.now_active;
+                let answers = serde_json::to_value(prepared.answers())
+                    .map_err(|e| AppError::Internal(format!("line answers: {e}")))?;
+                (visit.mdtrt_id, answers, now_active)
+            }
+        };
+        let settle = SettleInput {
+            psn_no: data.psn_no.clone(),
+            mdtrt_cert_type: data.mdtrt_cert_type,
+            mdtrt_cert_no: data.mdtrt_cert_no.clone(),
+            med_type: None,
+            medfee_sumamt: data.medfee_sumamt,
+            psn_setlway: data.psn_setlway,
+            mdtrt_id: mdtrt_id.clone(),
+            chrg_bchno: None,
+            insutype: data.insutype,
+            acct_used_flag,
+            mid_setl_flag: false,
+        };
+        let mut outcome = if commit {
+            yibao_app::settlement::settle_visit(tx, ctx, &policies, &settle, VisitKind::Pharmacy)?
+        } else {
+            let mut o = yibao_app::settlement::pre_settle(tx, ctx, &policies, &settle, VisitKind::Pharmacy)?;
+            o.effect = Effect::VisitOpened { mdtrt_id: mdtrt_id.clone(), now_active };
+            o
+        };
+        if !lines_out.is_null() {
+            let mut output = outcome.output.into_value()?;
+            output["result"] = lines_out;
+            outcome.output = output.into();
+        }
+        Ok(outcome)
+    })
+    .await
 }
 
 /// 2601 冲正: undoes what the original message did.
