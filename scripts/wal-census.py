@@ -34,7 +34,11 @@ commits = max(len(pages_per_commit), 1)
 print(f"page size {page_size}, frames {len(frames)}, commits {len(pages_per_commit)}, "
       f"frames per commit {len(frames) / commits:.1f}")
 with tempfile.TemporaryDirectory() as tmp:
+    # Pages are named as of the last commit in the WAL: the database file
+    # alone may be mid-checkpoint, and pages first allocated in the WAL are
+    # only known there.
     shutil.copy(f"{directory}/yibao.db", f"{tmp}/census.db")
+    shutil.copy(f"{directory}/yibao.db-wal", f"{tmp}/census.db-wal")
     owner = dict(sqlite3.connect(f"{tmp}/census.db").execute("SELECT pageno, name FROM dbstat"))
 counts = collections.Counter(owner.get(p, "(new or free page)") for p in frames)
 for name, n in counts.most_common(30):
