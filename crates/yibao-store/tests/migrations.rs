@@ -187,3 +187,46 @@ fn migration_10_keeps_rows_constraints_and_lookups() {
         admin(format!("DROP SCHEMA {schema} CASCADE"));
     }
 }
+
+/// The schema as both databases can describe it: every table's columns, and
+/// every index created by name (constraint-backed indexes are named by each
+/// database in its own way, and their constraints are tested where used).
+fn schema(tx: &mut dyn Tx) -> Vec<String> {
+    let (columns, indexes) = match tx.backend() {
+        Backend::Sqlite => (
+            "SELECT m.name || '.' || c.name FROM sqlite_master m, pragma_table_info(m.name) c \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+            "SELECT tbl_name || ' index ' || name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
+        ),
+        Backend::Postgres => (
+            "SELECT table_name || '.' || column_name FROM information_schema.columns \
+             WHERE table_schema = current_schema()",
+            "SELECT tablename || ' index ' || indexname FROM pg_indexes i WHERE schemaname = current_schema() \
+             AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
+        ),
+    };
+    let mut out: Vec<String> = [columns, indexes]
+        .iter()
+        .flat_map(|sql| tx.query(sql, params![]).unwrap())
+        .map(|r| r.text(0).unwrap())
+        .collect();
+    out.sort();
+    out
+}
+
+/// Two databases, one code path: whatever each backend's migrations did,
+/// both end with the same tables, columns and named indexes.
+#[test]
+fn both_databases_end_with_the_same_schema() {
+    let Some(pg) = testing::open(Backend::Postgres) else { return };
+    let sqlite = testing::sqlite();
+    let on_sqlite = sqlite.read_blocking(|tx: &mut dyn Tx| Ok::<_, yibao_store::sql::DbError>(schema(tx))).unwrap();
+    let on_postgres = pg.read_blocking(|tx: &mut dyn Tx| Ok::<_, yibao_store::sql::DbError>(schema(tx))).unwrap();
+    assert!(on_sqlite.len() > 300, "{} columns and indexes", on_sqlite.len());
+    let only_sqlite: Vec<_> = on_sqlite.iter().filter(|x| !on_postgres.contains(x)).collect();
+    let only_postgres: Vec<_> = on_postgres.iter().filter(|x| !on_sqlite.contains(x)).collect();
+    assert!(
+        only_sqlite.is_empty() && only_postgres.is_empty(),
+        "SQLite only: {only_sqlite:?}\nPostgreSQL only: {only_postgres:?}"
+    );
+}
