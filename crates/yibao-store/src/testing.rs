@@ -27,16 +27,19 @@ pub fn sqlite() -> Db {
 /// the last handle is dropped.
 pub fn sqlite_at(path: std::path::PathBuf) -> Db {
     let cleanup_path = path.clone();
-    let cleanup: Box<dyn FnOnce() + Send> = Box::new(move || {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = cleanup_path.clone().into_os_string();
-            p.push(suffix);
-            let _ = std::fs::remove_file(p);
-        }
-    });
+    let cleanup: Box<dyn FnOnce() + Send> = Box::new(move || remove_sqlite_files(&cleanup_path));
     let mut config = DbConfig::sqlite(&path, Synchronous::Off);
     config.readers = 2;
     Db::open_with_cleanup(&config, Some(cleanup)).expect("open test SQLite database")
+}
+
+/// Removes a SQLite database file with its WAL and shared-memory files.
+pub fn remove_sqlite_files(path: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.to_path_buf().into_os_string();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
 }
 
 /// The PostgreSQL test URL, if tests should run on PostgreSQL.
@@ -62,21 +65,38 @@ fn admin_exec(url: &str, sql: &str) -> Result<(), DbError> {
     .expect("admin thread")
 }
 
+/// A fresh, empty PostgreSQL schema (nothing migrated), dropped with this
+/// value; `url` connects with it as the search path.
+pub struct PostgresSchema {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PostgresSchema {
+    fn drop(&mut self) {
+        if let Err(e) = admin_exec(&self.admin_url, &format!("DROP SCHEMA {} CASCADE", self.name)) {
+            eprintln!("could not drop test schema {}: {e}", self.name);
+        }
+    }
+}
+
+/// A fresh PostgreSQL schema for a test that connects on its own, or `None`
+/// when no test URL is set.
+pub fn postgres_schema() -> Option<PostgresSchema> {
+    let admin_url = postgres_url()?;
+    let name = format!("yibao_test_{}", unique_name());
+    admin_exec(&admin_url, &format!("CREATE SCHEMA {name}")).expect("create test schema");
+    Some(PostgresSchema { url: with_search_path(&admin_url, &name), admin_url, name })
+}
+
 /// A database in a fresh PostgreSQL schema, or `None` when no test URL is set.
 pub fn postgres() -> Option<Db> {
-    let url = postgres_url()?;
-    let schema = format!("yibao_test_{}", unique_name());
-    admin_exec(&url, &format!("CREATE SCHEMA {schema}")).expect("create test schema");
-    let cleanup_url = url.clone();
-    let cleanup_schema = schema.clone();
-    let cleanup: Box<dyn FnOnce() + Send> = Box::new(move || {
-        if let Err(e) = admin_exec(&cleanup_url, &format!("DROP SCHEMA {cleanup_schema} CASCADE")) {
-            eprintln!("could not drop test schema {cleanup_schema}: {e}");
-        }
-    });
-    let mut config = DbConfig::postgres(with_search_path(&url, &schema));
+    let schema = postgres_schema()?;
+    let mut config = DbConfig::postgres(schema.url.clone());
     config.writers = 2;
     config.readers = 2;
+    let cleanup: Box<dyn FnOnce() + Send> = Box::new(move || drop(schema));
     Some(Db::open_with_cleanup(&config, Some(cleanup)).expect("open test PostgreSQL schema"))
 }
 

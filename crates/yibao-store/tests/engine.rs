@@ -334,20 +334,9 @@ fn migrations_apply_once() {
             .unwrap();
         assert_eq!(n, yibao_store::migrate::MIGRATIONS.len() as i64);
     }
-    remove_sqlite(&path);
-    if let Some(url) = testing::postgres_url() {
-        let schema = format!("yibao_migrate_{}", std::process::id());
-        let admin = |sql: String| {
-            let url = url.clone();
-            std::thread::spawn(move || {
-                postgres::Client::connect(&url, postgres::NoTls).unwrap().batch_execute(&sql).unwrap()
-            })
-            .join()
-            .unwrap()
-        };
-        admin(format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"));
-        let sep = if url.contains('?') { '&' } else { '?' };
-        let config = yibao_store::DbConfig::postgres(format!("{url}{sep}options=-csearch_path%3D{schema}"));
+    testing::remove_sqlite_files(&path);
+    if let Some(schema) = testing::postgres_schema() {
+        let config = yibao_store::DbConfig::postgres(schema.url.clone());
         for _ in 0..2 {
             let db = Db::open(&config).unwrap();
             let n = db
@@ -357,7 +346,6 @@ fn migrations_apply_once() {
                 .unwrap();
             assert_eq!(n, yibao_store::migrate::MIGRATIONS.len() as i64);
         }
-        admin(format!("DROP SCHEMA {schema} CASCADE"));
     }
 }
 
@@ -480,7 +468,7 @@ fn sqlite_wal_stays_bounded_under_steady_writes() {
     assert!(restarts > 0, "the writer never restarted the WAL");
     assert!(wal_bytes < 12 * 1024 * 1024, "WAL grew to {wal_bytes} bytes with {restarts} restarts");
     drop(db);
-    remove_sqlite(&path);
+    testing::remove_sqlite_files(&path);
 }
 
 fn sqlite_full(name: &str) -> (Arc<Db>, std::path::PathBuf) {
@@ -489,14 +477,6 @@ fn sqlite_full(name: &str) -> (Arc<Db>, std::path::PathBuf) {
     let db = Arc::new(yibao_store::Db::open(&config).unwrap());
     make_table(&db);
     (db, path)
-}
-
-fn remove_sqlite(path: &std::path::Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = path.to_path_buf().into_os_string();
-        p.push(suffix);
-        let _ = std::fs::remove_file(p);
-    }
 }
 
 /// SQLite FULL pipelines the fsync: the writer commits without it and a sync
@@ -536,7 +516,7 @@ fn sqlite_full_releases_a_write_only_after_the_wal_sync_that_covers_it() {
     let syncs = db.stats().wal_syncs.load(std::sync::atomic::Ordering::Relaxed);
     assert!(syncs > 0 && syncs <= 400, "one sync per group of batches: {syncs}");
     drop(db);
-    remove_sqlite(&path);
+    testing::remove_sqlite_files(&path);
 }
 
 /// A read that may have seen a commit not yet on disk is answered only after
@@ -582,5 +562,5 @@ fn sqlite_full_holds_a_read_until_the_commits_it_may_have_seen_are_synced() {
     assert!(seen_rows > 0, "the reads ran while rows were being written");
     assert!(db.stats().reads_held.load(std::sync::atomic::Ordering::Relaxed) > 0, "some reads had to wait");
     drop(db);
-    remove_sqlite(&path);
+    testing::remove_sqlite_files(&path);
 }

@@ -154,37 +154,16 @@ fn check_migration_10(tx: &mut dyn Tx) {
 #[test]
 fn migration_10_keeps_rows_constraints_and_lookups() {
     let path = std::env::temp_dir().join(format!("yibao-migration-10-{}.db", std::process::id()));
-    let remove = |path: &std::path::Path| {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = path.to_path_buf().into_os_string();
-            p.push(suffix);
-            let _ = std::fs::remove_file(p);
-        }
-    };
-    remove(&path);
+    testing::remove_sqlite_files(&path);
     {
         let mut conn = SqliteConn::open(&path, Synchronous::Off, 0, false).unwrap();
         check_migration_10(&mut conn);
     }
-    remove(&path);
+    testing::remove_sqlite_files(&path);
 
-    if let Some(url) = testing::postgres_url() {
-        let schema = format!("yibao_migration_10_{}", std::process::id());
-        let admin = |sql: String| {
-            let url = url.clone();
-            std::thread::spawn(move || {
-                postgres::Client::connect(&url, postgres::NoTls).unwrap().batch_execute(&sql).unwrap()
-            })
-            .join()
-            .unwrap()
-        };
-        admin(format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"));
-        let sep = if url.contains('?') { '&' } else { '?' };
-        {
-            let mut conn = PgConn::connect(&format!("{url}{sep}options=-csearch_path%3D{schema}")).unwrap();
-            check_migration_10(&mut conn);
-        }
-        admin(format!("DROP SCHEMA {schema} CASCADE"));
+    if let Some(schema) = testing::postgres_schema() {
+        let mut conn = PgConn::connect(&schema.url).unwrap();
+        check_migration_10(&mut conn);
     }
 }
 
