@@ -1,6 +1,7 @@
 //! `yibao sim`: population generator, load generator, verification,
 //! history loader and the storage baseline. See docs/performance.md.
 
+mod calibrate;
 mod http;
 mod load;
 
@@ -446,6 +447,8 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
             if persons.is_empty() || institutions.is_empty() {
                 return Err("no simulated persons or institutions: run yibao sim populate first".into());
             }
+            eprintln!("calibration: this machine's speed at a visit's kinds of work …");
+            let calibration = tokio::task::spawn_blocking(calibrate::calibrate).await.map_err(|e| e.to_string())?;
             let cfg = load::LoadConfig {
                 addr,
                 clients,
@@ -472,6 +475,7 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
             let server_pid_text = server_pid.map(|p| p.to_string());
             let server_cpu_before = server_pid_text.as_deref().and_then(cpu_seconds);
             let self_cpu_before = cpu_seconds("self");
+            let machine_before = calibrate::MachineTicks::now();
             let (results, elapsed) =
                 tokio::task::spawn_blocking(move || load::run(&cfg, &persons, &institutions, &catalog))
                     .await
@@ -479,6 +483,8 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
             let server_cpu_s =
                 server_pid_text.as_deref().and_then(cpu_seconds).zip(server_cpu_before).map(|(end, start)| end - start);
             let self_cpu_s = cpu_seconds("self").zip(self_cpu_before).map(|(end, start)| end - start);
+            let machine_during_run =
+                machine_before.zip(calibrate::MachineTicks::now()).map(|(a, b)| a.shares_until(&b));
             let secs = elapsed.as_secs_f64();
             let mut samples: HashMap<&'static str, Vec<u32>> = HashMap::new();
             let mut errors: HashMap<String, u64> = HashMap::new();
@@ -542,6 +548,7 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
                 "label": label,
                 "date": yibao_domain::DateTime::from_unix_ms(yibao_store::now_ms()).to_string(),
                 "machine": machine(),
+                "calibration": calibration,
                 "database": settings,
                 "database_note": "settings of the load generator's own connection (the baseline and the verification); \
                                   the server's are in its start-up log line `yibao listening`",
@@ -569,6 +576,9 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
                     "server_ms_per_outpatient_settlement":
                         server_cpu_s.filter(|_| outpatient > 0).map(|c| c * 1000.0 / outpatient as f64),
                     "load_generator_s": self_cpu_s,
+                    // The whole machine over the run, other tenants of the
+                    // host included (steal).
+                    "machine_during_run": machine_during_run,
                     "load_generator_cores": self_cpu_s.map(|c| c / secs),
                 },
                 "server": if echo { "yibao sim echo: parses and answers, stores nothing (the floor)" } else { "yibao serve" },
