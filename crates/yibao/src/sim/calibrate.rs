@@ -1,7 +1,7 @@
 //! How fast this machine is, at the time of a run, at the kinds of work a
 //! visit is made of. The machines these benchmarks run on change between
-//! sittings: the same binary settled 1,650 visits/s in one sitting and
-//! 725–1,025 in the next (docs/performance.md, twentieth round). The
+//! sittings: the same binary settled 1,527–1,734 visits/s in one sitting
+//! and 714–950 in the next (docs/performance.md, twentieth round). The
 //! storage baseline says what the disk allows; this says what the cores
 //! allow, so that results of different sittings can be told apart from a
 //! change of the code.
@@ -32,7 +32,7 @@ struct Rounds {
     handoff: u32,
 }
 
-/// About 0.1 s per trial of each kind on this machine, 1.5 s in all.
+/// 0.05–0.25 s per trial of each kind on this machine, 2–3 s in all.
 const ROUNDS: Rounds = Rounds { json: 2_000, sha: 20_000, handoff: 20_000 };
 /// Fee lines in the sample 2204 message, as in the load's default visit.
 const SAMPLE_LINES: usize = 10;
