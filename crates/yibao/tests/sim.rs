@@ -248,14 +248,28 @@ fn acknowledged_settlements_survive_kill_9() {
         .arg(&dir)
         .env("YIBAO_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // The load starts after its calibration (seconds of its own); its
+    // "load:" line says the clients are about to run. The rest of its
+    // output is read to the end so that it never blocks on a full pipe.
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let stderr = BufReader::new(load.stderr.take().unwrap());
+    let drain = std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if line.starts_with("load:") {
+                let _ = started_tx.send(());
+            }
+        }
+    });
+    started_rx.recv_timeout(Duration::from_secs(60)).expect("the load starts");
     std::thread::sleep(Duration::from_millis(2000));
     // SIGKILL in the middle of the run: no shutdown, no flush.
     server.0.kill().unwrap();
     server.0.wait().unwrap();
     let status = load.wait().unwrap();
+    drain.join().unwrap();
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&results).unwrap()).unwrap();
     let settled = report["acks"]["settled"].as_u64().unwrap();
     assert!(settled > 0, "{report}");
