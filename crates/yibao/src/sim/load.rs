@@ -548,6 +548,25 @@ fn draw_weighted(rng: &mut yibao_app::demo::Rng, prefix: &[u64]) -> usize {
     prefix.partition_point(|&s| s <= x)
 }
 
+/// A 2204 message of `cfg.lines` fee lines from `institution`, byte for
+/// byte as a client of this load sends one (the calibration parses it).
+pub fn sample_2204(cfg: &LoadConfig, catalog: &Catalog, institution: &str) -> Vec<u8> {
+    let mut c = Client {
+        conn: Conn::new(&cfg.addr, cfg.timeout),
+        code: institution.to_owned(),
+        opter: "S0000".into(),
+        sign_no: String::new(),
+        id: 0,
+        seq: 0,
+        rng: yibao_app::demo::Rng::new(cfg.seed),
+        cfg,
+        out: ClientResult::default(),
+    };
+    let msgid = c.msgid();
+    let (lines, _) = c.lines(catalog, cfg.lines, Some("7351234567890123456"), now());
+    c.envelope("2204", &msgid, &Feedetail { feedetail: &lines })
+}
+
 /// Runs the load; returns each client's result and the measured wall time.
 pub fn run(
     cfg: &LoadConfig,

@@ -447,8 +447,6 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
             if persons.is_empty() || institutions.is_empty() {
                 return Err("no simulated persons or institutions: run yibao sim populate first".into());
             }
-            eprintln!("calibration: this machine's speed at a visit's kinds of work …");
-            let calibration = tokio::task::spawn_blocking(calibrate::calibrate).await.map_err(|e| e.to_string())?;
             let cfg = load::LoadConfig {
                 addr,
                 clients,
@@ -463,6 +461,11 @@ pub async fn run(command: SimCommand) -> Result<(), String> {
                 timeout: Duration::from_secs(10),
                 record_outputs: record_outputs.is_some(),
             };
+            eprintln!("calibration: this machine's speed at a visit's kinds of work …");
+            let message_2204 = load::sample_2204(&cfg, &catalog, &institutions[0].code);
+            let calibration = tokio::task::spawn_blocking(move || calibrate::calibrate(&message_2204))
+                .await
+                .map_err(|e| e.to_string())?;
             eprintln!(
                 "load: {clients} clients, {duration} s, {}, {} persons, {} institutions …",
                 rate.map(|r| format!("open loop at {r}/s")).unwrap_or_else(|| "closed loop".into()),
