@@ -440,6 +440,17 @@ pub trait Tx {
         self.execute_batch("ROLLBACK")
     }
 
+    /// While `on`, a statement that would change the database fails and
+    /// changes nothing. The engine turns it on around a short read run on
+    /// the SQLite writer's connection (`Db::read_short`), so that a read
+    /// job cannot write wherever it runs. Reader connections refuse writes
+    /// from their opening (SQLite `query_only`, PostgreSQL `READ ONLY`
+    /// transactions) and PostgreSQL's writers run no reads: for them this
+    /// does nothing.
+    fn set_query_only(&mut self, on: bool) {
+        let _ = on;
+    }
+
     /// Sends what [`Tx::execute_deferred`] kept and returns the first error.
     /// The engine calls it when a job returns; a job need not.
     fn flush(&mut self) -> DbResult<()> {

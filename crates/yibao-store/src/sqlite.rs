@@ -6,7 +6,9 @@
 //!   survives a killed process but may lose the last commits on power loss,
 //!   `OFF` is for tests only;
 //! - `foreign_keys=ON`, `busy_timeout=5000`;
-//! - reader connections are `query_only`, so a read job can never write;
+//! - reader connections are `query_only`, and the writer's checks each
+//!   statement of a short read it runs (`Tx::set_query_only`), so a read
+//!   job can never write;
 //! - `mmap_size` (`sqlite_mmap_mib`, off by default): pages are read
 //!   through a memory map instead of a `pread` and a copy into SQLite's page
 //!   cache. Measured at 1M persons (docs/performance.md, fourth round): about
@@ -59,6 +61,8 @@ pub const MMAP_BYTES_MAX: u64 = 0x7fff_0000;
 
 pub struct SqliteConn {
     conn: Connection,
+    /// See [`Tx::set_query_only`]: checked per statement before it runs.
+    query_only: bool,
 }
 
 pub(crate) fn map_err(e: rusqlite::Error) -> DbError {
@@ -141,7 +145,7 @@ impl SqliteConn {
         let mapped: i64 =
             conn.query_row(&format!("PRAGMA mmap_size={mmap_bytes}"), [], |r| r.get(0)).map_err(map_err)?;
         debug_assert_eq!(mapped as u64, mmap_bytes, "SQLite clamped mmap_size");
-        Ok(SqliteConn { conn })
+        Ok(SqliteConn { conn, query_only: false })
     }
 
     /// Makes this connection record, after each commit, how many frames the
@@ -170,6 +174,10 @@ impl SqliteConn {
         run: impl FnOnce(&mut rusqlite::CachedStatement<'_>) -> rusqlite::Result<T>,
     ) -> DbResult<T> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(map_err)?;
+        // sqlite3_stmt_readonly: true for queries and transaction control.
+        if self.query_only && !stmt.readonly() {
+            return Err(DbError::new(DbErrorKind::Other, format!("a read job may not write: {sql}")));
+        }
         let expected = stmt.parameter_count();
         if expected != params.len() {
             return Err(DbError::new(
@@ -266,7 +274,16 @@ impl Tx for SqliteConn {
     }
 
     fn execute_batch(&mut self, sql: &str) -> DbResult<()> {
+        if self.query_only {
+            // One statement at a time, so that each is checked (rusqlite
+            // refuses a text with more than one).
+            return self.bind_and(sql, &[], |stmt| stmt.raw_execute()).map(drop);
+        }
         self.conn.execute_batch(sql).map_err(map_err)
+    }
+
+    fn set_query_only(&mut self, on: bool) {
+        self.query_only = on;
     }
 }
 

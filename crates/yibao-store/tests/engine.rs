@@ -322,6 +322,50 @@ fn readers_cannot_write() {
     }
 }
 
+/// A short read (`Db::read_short`) sees every commit answered before it,
+/// cannot write, and runs where its backend keeps a warm cache: on SQLite
+/// the writer thread, whose connection refuses writes only while the read
+/// runs; on PostgreSQL a reader.
+#[test]
+fn short_reads_see_commits_refuse_writes_and_run_on_the_sqlite_writer() {
+    for db in testing::backends() {
+        make_table(&db);
+        let backend = db.backend();
+        db.write_blocking(|tx: &mut dyn Tx| tx.execute("INSERT INTO t (id, note) VALUES (1, 'a')", params![])).unwrap();
+        let (rows, thread) = db
+            .read_short_blocking(|tx: &mut dyn Tx| {
+                let rows = tx.query_one("SELECT COUNT(*) FROM t", params![])?.i64(0)?;
+                Ok::<_, DbError>((rows, std::thread::current().name().unwrap_or_default().to_owned()))
+            })
+            .unwrap();
+        assert_eq!(rows, 1, "{backend:?}: the read saw the commit answered before it");
+        let expected_thread = match backend {
+            yibao_store::Backend::Sqlite => "db-writer-0",
+            yibao_store::Backend::Postgres => "db-reader-",
+        };
+        assert!(thread.starts_with(expected_thread), "{backend:?}: ran on {thread}");
+        for write in ["INSERT INTO t (id, note) VALUES (2, 'b')", "UPDATE t SET note = 'z'", "DELETE FROM t"] {
+            let r = db.read_short_blocking(move |tx: &mut dyn Tx| tx.execute(write, params![]));
+            assert!(r.is_err(), "{backend:?}: a short read wrote with {write}");
+            let r = db.read_short_blocking(move |tx: &mut dyn Tx| tx.execute_batch(write));
+            assert!(r.is_err(), "{backend:?}: a short read wrote with {write} as a batch");
+        }
+        assert_eq!(count(&db), 1, "{backend:?}");
+        let note = db
+            .read_blocking(|tx: &mut dyn Tx| tx.query_one("SELECT note FROM t WHERE id = 1", params![])?.text(0))
+            .unwrap();
+        assert_eq!(note, "a", "{backend:?}");
+        // The writer's connection writes again once the read is over.
+        db.write_blocking(|tx: &mut dyn Tx| tx.execute("INSERT INTO t (id, note) VALUES (3, 'c')", params![])).unwrap();
+        assert_eq!(count(&db), 2, "{backend:?}");
+        let on_writer = db.stats().writer_reads.load(std::sync::atomic::Ordering::Relaxed);
+        match backend {
+            yibao_store::Backend::Sqlite => assert_eq!(on_writer, 7, "one read and six refused writes"),
+            yibao_store::Backend::Postgres => assert_eq!(on_writer, 0),
+        }
+    }
+}
+
 #[test]
 fn migrations_apply_once() {
     let path = std::env::temp_dir().join(format!("yibao-migrate-{}.db", std::process::id()));
@@ -543,14 +587,15 @@ fn sqlite_full_holds_a_read_until_the_commits_it_may_have_seen_are_synced() {
         })
         .collect();
     let mut seen_rows = 0;
-    for _ in 0..300 {
+    for i in 0..600 {
         let inside = db.clone();
-        let (rows, begun_at_end) = db
-            .read_blocking(move |tx: &mut dyn Tx| {
-                let rows = tx.query_one("SELECT COUNT(*) FROM t", params![])?.i64(0)?;
-                Ok::<_, DbError>((rows, inside.commit_sequence().unwrap().0))
-            })
-            .unwrap();
+        let job = move |tx: &mut dyn Tx| {
+            let rows = tx.query_one("SELECT COUNT(*) FROM t", params![])?.i64(0)?;
+            Ok::<_, DbError>((rows, inside.commit_sequence().unwrap().0))
+        };
+        // Readers and, for short reads, the writer between its batches.
+        let (rows, begun_at_end) =
+            if i % 2 == 0 { db.read_blocking(job) } else { db.read_short_blocking(job) }.unwrap();
         let (_, synced) = db.commit_sequence().unwrap();
         assert!(synced >= begun_at_end, "read released before the commits it may hold were synced");
         seen_rows = seen_rows.max(rows);

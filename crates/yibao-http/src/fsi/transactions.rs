@@ -340,7 +340,7 @@ pub(super) async fn signin_check(app: &App, ctx: &FsiCtx, needed: bool) -> AppRe
 pub(super) async fn replay_or(app: &App, ctx: FsiCtx, error: AppError) -> AppResult<Reply> {
     let signin = app.signins.get(&app.db, &ctx.sign_no, ctx.now_ms).await?;
     let log_ctx = ctx.clone();
-    match app.db.read(move |tx: &mut dyn Tx| fsi_app::check_message_log(tx, &log_ctx)).await? {
+    match app.db.read_short(move |tx: &mut dyn Tx| fsi_app::check_message_log(tx, &log_ctx)).await? {
         Some(answer) => {
             Ok(Reply::Output { output: Output::Json(answer.output_json), inf_refmsgid: answer.inf_refmsgid })
         }
@@ -351,9 +351,20 @@ pub(super) async fn replay_or(app: &App, ctx: FsiCtx, error: AppError) -> AppRes
     }
 }
 
-/// Runs a read-only message on a reader. Its output is a `Value`, or an
+/// How much a read-only message reads, which decides where it runs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Reads {
+    /// A handful of rows by key (1101, 2206, 5203, …): `Db::read_short`,
+    /// which SQLite runs on its writer, from a page cache that stays warm.
+    ByKey,
+    /// A range or a list (catalogues, dictionaries, a day's reconciliation):
+    /// a reader thread, so that no write waits for it.
+    Scan,
+}
+
+/// Runs a read-only message. Its output is a `Value`, or an
 /// [`Output`] already written as JSON text (2206), which is sent as is.
-async fn read<F, O>(app: &App, ctx: FsiCtx, business: F) -> AppResult<Reply>
+async fn read<F, O>(app: &App, ctx: FsiCtx, reads: Reads, business: F) -> AppResult<Reply>
 where
     F: FnOnce(&mut dyn Tx, &FsiCtx) -> AppResult<O> + Send + 'static,
     O: Into<Output> + Send + 'static,
@@ -362,7 +373,11 @@ where
     let now = ctx.now;
     let signin = app.signins.get(&app.db, &ctx.sign_no, ctx.now_ms).await?;
     fsi_app::check_signin_record(&ctx, signin.as_ref())?;
-    let output = app.db.read(move |tx: &mut dyn Tx| business(tx, &ctx)).await?;
+    let job = move |tx: &mut dyn Tx| business(tx, &ctx);
+    let output = match reads {
+        Reads::ByKey => app.db.read_short(job).await?,
+        Reads::Scan => app.db.read(job).await?,
+    };
     Ok(Reply::Output { output: output.into(), inf_refmsgid: fsi_app::new_refmsgid(&node_admdvs, now) })
 }
 
@@ -409,7 +424,9 @@ pub async fn execute(
             app.signins.forget(&signed_out);
             reply
         }
-        Message::PersonInfo(query) => read(app, ctx, move |tx, ctx| q::person_info(tx, ctx, &query)).await,
+        Message::PersonInfo(query) => {
+            read(app, ctx, Reads::ByKey, move |tx, ctx| q::person_info(tx, ctx, &query)).await
+        }
         Message::Register { data, info_json } => {
             let reads = visit::register_reads(&data);
             write_prefetching(
@@ -476,7 +493,7 @@ pub async fn execute(
             // 2206 / 2303 change nothing, so they run on a reader: no write
             // job, no commit, and a repeat simply calculates again.
             let policies = app.policies.snapshot(app).await?;
-            read(app, ctx, move |tx, ctx| {
+            read(app, ctx, Reads::ByKey, move |tx, ctx| {
                 if tx.backend() == Backend::Postgres {
                     tx.prefetch(&yibao_app::settlement::settle_reads(Backend::Postgres, ctx, &s, false))?;
                 }
@@ -504,23 +521,28 @@ pub async fn execute(
         Message::Reverse { omsgid, oinfno, psn_no } => {
             write(app, ctx, true, move |tx, ctx| q::reverse(tx, ctx, &omsgid, &oinfno, psn_no.as_deref())).await
         }
-        Message::SettlementQuery(query) => read(app, ctx, move |tx, ctx| q::settlement_info(tx, ctx, &query)).await,
-        Message::Cumulative(query) => read(app, ctx, move |tx, ctx| q::cumulative(tx, ctx, &query)).await,
+        Message::SettlementQuery(query) => {
+            read(app, ctx, Reads::ByKey, move |tx, ctx| q::settlement_info(tx, ctx, &query)).await
+        }
+        Message::Cumulative(query) => read(app, ctx, Reads::ByKey, move |tx, ctx| q::cumulative(tx, ctx, &query)).await,
         Message::CatalogQuery(query) => {
             let catalog = app.catalog.view(app).await?;
-            read(app, ctx, move |tx, ctx| q::catalog_query(tx, ctx, &catalog, &query)).await
+            read(app, ctx, Reads::Scan, move |tx, ctx| q::catalog_query(tx, ctx, &catalog, &query)).await
         }
-        Message::Dictionary(query) => read(app, ctx, move |tx, _ctx| q::dictionary(tx, &query)).await,
+        Message::Dictionary(query) => read(app, ctx, Reads::Scan, move |tx, _ctx| q::dictionary(tx, &query)).await,
         Message::Download { file_qury_no } => q::download(app, ctx, &file_qury_no).await,
         Message::CatalogDownload { ver } => q::catalog_download(app, ctx, infno, &ver).await,
         Message::RiskCheck(request) => {
             let rules = app.risk.rules(app).await?;
             let catalog = app.catalog.view(app).await?;
-            read(app, ctx, move |tx, ctx| yibao_app::risk::check(tx, ctx, &rules, &catalog, &request)).await
+            read(app, ctx, Reads::Scan, move |tx, ctx| yibao_app::risk::check(tx, ctx, &rules, &catalog, &request))
+                .await
         }
-        Message::ReconcileTotals(d) => read(app, ctx, move |tx, ctx| super::reconcile::totals(tx, ctx, &d)).await,
+        Message::ReconcileTotals(d) => {
+            read(app, ctx, Reads::Scan, move |tx, ctx| super::reconcile::totals(tx, ctx, &d)).await
+        }
         Message::ReconcileDetails(d) => super::reconcile::details(app, ctx, d).await,
         Message::UploadFile(u) => super::reconcile::upload(app, ctx, u).await,
-        Message::Feedback => read(app, ctx, |_tx, _ctx| Ok(json!({"data": {"result": "已接收"}}))).await,
+        Message::Feedback => read(app, ctx, Reads::ByKey, |_tx, _ctx| Ok(json!({"data": {"result": "已接收"}}))).await,
     }
 }

@@ -71,6 +71,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
          # TYPE yibao_db_wal_sync_seconds_total counter\nyibao_db_wal_sync_seconds_total {}\n\
          # HELP yibao_db_read_jobs_total Read jobs run.\n\
          # TYPE yibao_db_read_jobs_total counter\nyibao_db_read_jobs_total {}\n\
+         # HELP yibao_db_writer_reads_total SQLite: short reads by key run by the writer between batches.\n\
+         # TYPE yibao_db_writer_reads_total counter\nyibao_db_writer_reads_total {}\n\
+         # HELP yibao_db_writer_read_seconds_total Time the writer spent in those reads.\n\
+         # TYPE yibao_db_writer_read_seconds_total counter\nyibao_db_writer_read_seconds_total {}\n\
          # HELP yibao_db_reads_held_total Reads whose answer waited for the WAL sync of a commit they saw.\n\
          # TYPE yibao_db_reads_held_total counter\nyibao_db_reads_held_total {}\n\
          # HELP yibao_db_prefetched_reads_total PostgreSQL: reads sent ahead by jobs in one round trip.\n\
@@ -100,6 +104,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         stats.wal_syncs.load(Ordering::Relaxed),
         stats.wal_sync_micros_total.load(Ordering::Relaxed) as f64 / 1e6,
         stats.read_jobs.load(Ordering::Relaxed),
+        stats.writer_reads.load(Ordering::Relaxed),
+        stats.writer_read_micros_total.load(Ordering::Relaxed) as f64 / 1e6,
         stats.reads_held.load(Ordering::Relaxed),
         stats.prefetched_reads.load(Ordering::Relaxed),
         stats.prefetched_reads_used.load(Ordering::Relaxed),
