@@ -247,6 +247,42 @@ backend_tests! {
         assert!(posted_once, "a visit that posts to the ledger");
     }
 
+    // The settlement path's short reads by key (1101, 2206, 5206) run on
+    // SQLite's writer, from its page cache; a read that lists (1901) runs on
+    // a reader, so that no write waits for it. PostgreSQL runs both on its
+    // readers. Counted by the engine and shown at /metrics.
+    async fn short_reads_run_on_the_sqlite_writer_and_scans_on_the_readers(app: App) {
+        let s = TestServer::start(app.clone()).await;
+        let (psn_no, certno) = person(&app, "390", "1501").await;
+        let mut his = His::new(&s, "H33020300001");
+        his.sign_in().await;
+        let sqlite = app.db.backend() == yibao_store::Backend::Sqlite;
+        let counts = || {
+            let stats = app.db.stats();
+            (stats.writer_reads.load(Ordering::Relaxed), stats.read_jobs.load(Ordering::Relaxed))
+        };
+        let (_mdtrt_id, settle) = outpatient_visit(&his, &psn_no, &certno, "390", "11").await;
+        // The first 2206 loads the policy cache (a read of its own).
+        his.ok("2206", settle.clone()).await;
+        for (infno, input) in [
+            ("1101", json!({"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": certno}})),
+            ("2206", settle),
+            ("5206", json!({"data": {"psn_no": psn_no, "cum_ym": "2026-11"}})),
+        ] {
+            let before = counts();
+            his.ok(infno, input).await;
+            let after = counts();
+            assert_eq!(after.1 - before.1, 1, "{infno}: one read job");
+            assert_eq!(after.0 - before.0, u64::from(sqlite), "{infno}: on the SQLite writer");
+        }
+        let before = counts();
+        his.ok("1901", json!({"data": {"type": "insutype"}})).await;
+        let after = counts();
+        assert_eq!((after.0 - before.0, after.1 - before.1), (0, 1), "1901 lists: on a reader");
+        let metrics = s.get("/metrics", None).await.text();
+        assert!(metrics.contains(&format!("yibao_db_writer_reads_total {}\n", counts().0)), "{metrics}");
+    }
+
     // 2206 and 2207 take the lines 2204 uploaded from the line cache (in
     // debug builds each hit is also checked against the database). After a
     // cancellation of lines they are read from the database, and a settled
