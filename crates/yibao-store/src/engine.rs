@@ -305,8 +305,9 @@ struct Shared {
     backend: Backend,
     writers: Vec<Sender<Box<dyn WriteJob>>>,
     readers: Sender<ReadJob>,
-    /// SQLite: the writer's queue of short reads; PostgreSQL: the readers'.
-    short_reads: Sender<ReadJob>,
+    /// SQLite: the writer's queue of short reads. PostgreSQL has none: its
+    /// readers run them.
+    short_reads: Option<Sender<ReadJob>>,
     next_writer: AtomicUsize,
     /// Dropped to stop the SQLite checkpointer.
     checkpoint_stop: Option<Sender<()>>,
@@ -324,8 +325,8 @@ impl Drop for Shared {
         self.writers.clear();
         self.checkpoint_stop = None;
         let (closed, _) = crossbeam_channel::bounded(1);
-        self.readers = closed.clone();
-        self.short_reads = closed;
+        self.readers = closed;
+        self.short_reads = None;
         let me = std::thread::current().id();
         for handle in self.threads.lock().unwrap().drain(..) {
             if handle.thread().id() != me {
@@ -400,16 +401,15 @@ impl Db {
         let restart_wanted = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
         let mut writers = Vec::new();
-        let (read_tx, read_rx) = crossbeam_channel::bounded::<ReadJob>(QUEUE_JOBS_MAX);
         // SQLite's one writer runs the short reads (see `Db::read_short`);
         // PostgreSQL's readers do, its shared buffers being every
         // connection's cache.
         let (short_read_tx, mut short_read_rx) = match backend {
             Backend::Sqlite => {
                 let (tx, rx) = crossbeam_channel::bounded::<ReadJob>(QUEUE_JOBS_MAX);
-                (tx, Some(rx))
+                (Some(tx), Some(rx))
             }
-            Backend::Postgres => (read_tx.clone(), None),
+            Backend::Postgres => (None, None),
         };
         // SQLite FULL: the writer commits with NORMAL and the sync thread
         // makes each commit durable before anything that depends on it is
@@ -505,6 +505,7 @@ impl Db {
             threads.push(handle);
             checkpoint_stop = Some(stop_tx);
         }
+        let (read_tx, read_rx) = crossbeam_channel::bounded::<ReadJob>(QUEUE_JOBS_MAX);
         for i in 0..reader_count {
             let location = config.location.clone();
             let ready = ready_tx.clone();
@@ -584,10 +585,7 @@ impl Db {
 
     /// Queue lengths (writers summed, readers) for /metrics.
     pub fn queue_lengths(&self) -> (usize, usize) {
-        let short_reads = match self.shared.backend {
-            Backend::Sqlite => self.shared.short_reads.len(),
-            Backend::Postgres => 0, // the readers' own queue, counted once
-        };
+        let short_reads = self.shared.short_reads.as_ref().map_or(0, Sender::len);
         (self.shared.writers.iter().map(Sender::len).sum(), self.shared.readers.len() + short_reads)
     }
 
@@ -707,8 +705,43 @@ impl Db {
         E: JobError,
         F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
     {
-        let rx = self.submit_read(&self.shared.readers, f)?;
+        self.read_on(&self.shared.readers, f).await
+    }
+
+    /// Blocking form of [`Db::read`] for commands and tests outside a runtime.
+    pub fn read_blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: JobError,
+        F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    {
+        self.read_on_blocking(&self.shared.readers, f)
+    }
+
+    /// Where short reads go: the SQLite writer's queue, else the readers'.
+    fn short_read_queue(&self) -> &Sender<ReadJob> {
+        self.shared.short_reads.as_ref().unwrap_or(&self.shared.readers)
+    }
+
+    async fn read_on<T, E, F>(&self, queue: &Sender<ReadJob>, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: JobError,
+        F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    {
+        let rx = self.submit_read(queue, f)?;
         rx.await.unwrap_or_else(|_| Err(E::from(DbError::new(DbErrorKind::Unavailable, "database reader stopped"))))
+    }
+
+    fn read_on_blocking<T, E, F>(&self, queue: &Sender<ReadJob>, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: JobError,
+        F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
+    {
+        let rx = self.submit_read(queue, f)?;
+        rx.blocking_recv()
+            .unwrap_or_else(|_| Err(E::from(DbError::new(DbErrorKind::Unavailable, "database reader stopped"))))
     }
 
     /// Runs `f` in a read-only transaction, as [`Db::read`], for a short read
@@ -729,8 +762,7 @@ impl Db {
         E: JobError,
         F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
     {
-        let rx = self.submit_read(&self.shared.short_reads, f)?;
-        rx.await.unwrap_or_else(|_| Err(E::from(DbError::new(DbErrorKind::Unavailable, "database reader stopped"))))
+        self.read_on(self.short_read_queue(), f).await
     }
 
     /// [`Db::read_short`] from a thread that may block.
@@ -740,20 +772,7 @@ impl Db {
         E: JobError,
         F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
     {
-        let rx = self.submit_read(&self.shared.short_reads, f)?;
-        rx.blocking_recv()
-            .unwrap_or_else(|_| Err(E::from(DbError::new(DbErrorKind::Unavailable, "database reader stopped"))))
-    }
-
-    pub fn read_blocking<T, E, F>(&self, f: F) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: JobError,
-        F: FnOnce(&mut dyn Tx) -> Result<T, E> + Send + 'static,
-    {
-        let rx = self.submit_read(&self.shared.readers, f)?;
-        rx.blocking_recv()
-            .unwrap_or_else(|_| Err(E::from(DbError::new(DbErrorKind::Unavailable, "database reader stopped"))))
+        self.read_on_blocking(self.short_read_queue(), f)
     }
 }
 
